@@ -1,0 +1,84 @@
+"""Write ``predict`` results as a CSV of user-facing values (class names, not ids)."""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from lightning.pytorch import LightningModule, Trainer
+from lightning.pytorch.callbacks import BasePredictionWriter
+from lightning.pytorch.utilities import rank_zero_info
+
+__all__ = ["PredictionWriter"]
+
+
+def _rows(predictions: list[dict[str, torch.Tensor]], card: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+    """Columns and rows from ``predict_step`` dicts, mapped through the data card."""
+    merged = {k: torch.cat([p[k].reshape(len(p[k]), -1).cpu() for p in predictions]) for k in predictions[0]}
+    classes = card.get("classes")
+    task = card.get("task")
+    header, columns = [], []
+    if task == "multiclass" or task == "binary":
+        ids = merged["pred"].flatten().tolist()
+        header.append("prediction")
+        columns.append([classes[i] for i in ids] if classes else ids)
+        probs = merged["probs"]
+        if task == "binary":  # one probability: that of the positive (second) class
+            probs = torch.cat([1 - probs, probs], dim=1)
+        names = classes or [str(i) for i in range(probs.shape[1])]
+        for j, name in enumerate(names):
+            header.append(f"p_{name}")
+            columns.append([round(v, 6) for v in probs[:, j].tolist()])
+    elif task == "multilabel":
+        names = classes or [str(i) for i in range(merged["pred"].shape[1])]
+        header.append("labels")
+        columns.append([";".join(n for n, on in zip(names, row) if on) for row in merged["pred"].tolist()])
+    else:  # values (regression, forecasts ...): one column per output
+        values = merged["pred"]
+        names = card.get("target") or [f"pred_{j}" for j in range(values.shape[1])]
+        if len(names) != values.shape[1]:
+            names = [f"pred_{j}" for j in range(values.shape[1])]
+        for j, name in enumerate(names):
+            header.append(name)
+            columns.append(values[:, j].tolist())
+    return header, [list(r) for r in zip(*columns)]
+
+
+class PredictionWriter(BasePredictionWriter):
+    """Collect the predictions of ``trainer.predict`` and write ``predictions.csv``.
+
+    Args:
+        output: file to write; by default ``predictions.csv`` in the trainer's log directory.
+    """
+
+    def __init__(self, output: str | None = None) -> None:
+        super().__init__(write_interval="epoch")
+        self.output = output
+        self.path: Path | None = None
+
+    def write_on_epoch_end(
+        self, trainer: Trainer, pl_module: LightningModule, predictions: Any, batch_indices: Any
+    ) -> None:
+        if not trainer.is_global_zero or not predictions:
+            return
+        if isinstance(predictions[0], list):  # several predict dataloaders: the first
+            predictions = predictions[0]
+        header, rows = _rows(predictions, getattr(pl_module, "data_card", {}) or {})
+        datamodule = trainer.datamodule
+        ids = datamodule.predict_ids() if datamodule is not None and hasattr(datamodule, "predict_ids") else []
+        if len(ids) != len(rows):
+            ids = [str(i) for i in range(len(rows))]
+        path = Path(self.output or Path(trainer.log_dir or ".") / "predictions.csv")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(fd, "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["id", *header])
+            writer.writerows([i, *row] for i, row in zip(ids, rows))
+        os.replace(tmp, path)
+        self.path = path
+        rank_zero_info(f"Wrote {len(rows)} predictions to {path}")

@@ -1,0 +1,218 @@
+"""The base of every zoo DataModule: seeded splits, loaders, the in-memory fast path, the data card.
+
+A concrete DataModule fills ``self.splits`` in ``setup``: each split is either a tuple of tensors
+(inputs, targets) that fit in memory, served by :class:`TensorLoader` (batches by index slicing,
+no per-sample ``__getitem__`` and no collate), or a ``torch.utils.data.Dataset`` served by a
+``DataLoader`` with workers. What the data determines for the model (``num_classes``,
+``num_features`` ...) is returned by ``data_args()``; what was fitted on the training split
+(scalers, class names, vocabularies) is the *card*, which is the DataModule's checkpoint state and
+travels with the model.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from lightning.pytorch import LightningDataModule
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
+
+__all__ = ["ZooDataModule", "TensorLoader", "split_indices"]
+
+
+def split_indices(
+    n: int,
+    val_fraction: float,
+    test_fraction: float,
+    seed: int,
+    stratify: Sequence[Any] | np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
+    """Seeded train/val/test indices of ``n`` samples, stratified by ``stratify`` when every class allows it."""
+    from sklearn.model_selection import train_test_split
+
+    if not 0 <= val_fraction < 1 or not 0 <= test_fraction < 1 or val_fraction + test_fraction >= 1:
+        raise ValueError(f"val_fraction={val_fraction} and test_fraction={test_fraction} must leave a training split")
+    index = np.arange(n)
+    labels = None if stratify is None else np.asarray(stratify)
+
+    def _can_stratify(part: np.ndarray, fraction: float) -> bool:
+        if labels is None or labels.ndim != 1:
+            return False
+        counts = np.unique(labels[part], return_counts=True)[1]
+        return counts.min() >= 2 and fraction * len(part) >= len(counts)
+
+    def _cut(part: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarray]:
+        if fraction == 0:
+            return part, part[:0]
+        strat = labels[part] if _can_stratify(part, fraction) else None
+        return train_test_split(part, test_size=fraction, random_state=seed, stratify=strat)
+
+    rest, test = _cut(index, test_fraction)
+    train, val = _cut(rest, val_fraction / (1 - test_fraction))
+    return {"train": np.sort(train), "val": np.sort(val), "test": np.sort(test)}
+
+
+class TensorLoader:
+    """Batches of in-memory tensors by index slicing: the fast path for data that fits in memory.
+
+    Shuffling is seeded by ``seed + epoch`` so every rank draws the same permutation; under DDP
+    each rank then takes every ``world_size``-th index (padded so ranks get equal batches), like
+    ``DistributedSampler``.
+    """
+
+    def __init__(
+        self,
+        tensors: Sequence[Tensor],
+        batch_size: int,
+        shuffle: bool = False,
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+        drop_singleton: bool = False,
+    ) -> None:
+        if not tensors or any(len(t) != len(tensors[0]) for t in tensors):
+            raise ValueError("TensorLoader needs tensors of equal length")
+        self.tensors = tuple(tensors)
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.seed = seed
+        self.rank = rank
+        self.world_size = world_size
+        self.drop_singleton = drop_singleton  # a last batch of 1 breaks BatchNorm in training
+        self.epoch = 0
+
+    def _indices(self) -> Tensor:
+        n = len(self.tensors[0])
+        if self.shuffle:
+            g = torch.Generator().manual_seed(self.seed + self.epoch)
+            order = torch.randperm(n, generator=g)
+        else:
+            order = torch.arange(n)
+        if self.world_size > 1:
+            per_rank = math.ceil(n / self.world_size)
+            order = torch.cat([order, order[: per_rank * self.world_size - n]])
+            order = order[self.rank :: self.world_size]
+        return order
+
+    def __len__(self) -> int:
+        n = math.ceil(len(self.tensors[0]) / self.world_size)
+        batches = math.ceil(n / self.batch_size)
+        if self.drop_singleton and n % self.batch_size == 1 and batches > 1:
+            batches -= 1
+        return batches
+
+    def __iter__(self) -> Iterator[tuple[Tensor, ...]]:
+        order = self._indices()
+        self.epoch += 1
+        for b in range(len(self)):
+            idx = order[b * self.batch_size : (b + 1) * self.batch_size]
+            yield tuple(t[idx] for t in self.tensors)
+
+
+class ZooDataModule(LightningDataModule):
+    """Shared behaviour of the zoo's DataModules.
+
+    Args:
+        batch_size: samples per batch (per process under DDP).
+        num_workers: loader worker processes for file-backed data (in-memory data needs none).
+        val_fraction: share of the data held out for validation, when the source has no split.
+        test_fraction: share held out for testing, when the source has no test split.
+        seed: seed of the splits and of the shuffling; the same seed gives the same splits.
+    """
+
+    modality: ClassVar[str] = ""
+
+    def __init__(
+        self,
+        batch_size: int = 64,
+        num_workers: int = 0,
+        val_fraction: float = 0.1,
+        test_fraction: float = 0.2,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.val_fraction = val_fraction
+        self.test_fraction = test_fraction
+        self.seed = seed
+        self.splits: dict[str, Any] = {}
+        self._card: dict[str, Any] = {}
+
+    # -- what the model learns from the data --------------------------------------------------
+    @property
+    def task(self) -> str | None:
+        """``binary``, ``multiclass``, ``multilabel``, ``regression`` ... (``None``: not known yet)."""
+        return None
+
+    def data_args(self) -> dict[str, Any]:
+        """Model arguments this data determines (the shared vocabulary: ``num_classes`` ...)."""
+        return {}
+
+    @property
+    def card(self) -> dict[str, Any]:
+        """What was fitted on the training split (class names, scalers ...), as plain values."""
+        return self._card
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"card": self._card}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self._card = dict(state_dict.get("card", {}))
+
+    # -- loaders ------------------------------------------------------------------------------
+    def _split(self, name: str) -> Any:
+        if name not in self.splits:
+            have = ", ".join(self.splits) or "none (was setup() called?)"
+            raise RuntimeError(f"{type(self).__name__} has no {name!r} split; splits: {have}")
+        return self.splits[name]
+
+    def _dist(self) -> tuple[int, int]:
+        trainer = self.trainer
+        if trainer is None:
+            return 0, 1
+        return trainer.global_rank, trainer.world_size
+
+    def _loader(self, name: str) -> Any:
+        data = self._split(name)
+        train = name == "train"
+        if isinstance(data, tuple):
+            rank, world = self._dist()
+            return TensorLoader(
+                data, self.batch_size, shuffle=train, seed=self.seed, rank=rank, world_size=world, drop_singleton=train
+            )
+        assert isinstance(data, Dataset)
+        return DataLoader(
+            data,
+            batch_size=self.batch_size,
+            shuffle=train,
+            drop_last=train and len(data) % self.batch_size == 1,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+            pin_memory=torch.cuda.is_available(),
+            generator=torch.Generator().manual_seed(self.seed) if train else None,
+        )
+
+    def train_dataloader(self) -> Any:
+        return self._loader("train")
+
+    def val_dataloader(self) -> Any:
+        return self._loader("val")
+
+    def test_dataloader(self) -> Any:
+        return self._loader("test")
+
+    def predict_dataloader(self) -> Any:
+        return self._loader("predict")
+
+    def predict_ids(self) -> list[str]:
+        """One identifier per predicted sample, in loader order (file names, row numbers)."""
+        return [str(i) for i in range(self._len(self._split("predict")))]
+
+    @staticmethod
+    def _len(data: Any) -> int:
+        return len(data[0]) if isinstance(data, tuple) else len(data)

@@ -1,0 +1,368 @@
+"""Images: the user's folders and CSVs, torchvision datasets by name, scikit-learn's digits.
+
+Sources (``path`` takes precedence over ``dataset``):
+
+- an ImageFolder tree ``path/<class>/<image>``, optionally already split as
+  ``path/{train,val,test}/<class>/<image>``;
+- a CSV of image files and labels (columns ``image`` and ``label``; paths relative to the CSV);
+- ``dataset``: ``digits`` (scikit-learn's 1,797 real 8×8 handwritten digits, embedded: no
+  network), or a torchvision dataset by name read from ``root`` (downloaded only with ``download``).
+
+Pipeline: on the CPU, images are decoded once to ``uint8`` at the model's ``image_size`` and
+``in_channels`` (shorter side resized, centre crop); sets that fit in memory become one tensor
+(the fast path), others stream from disk through loader workers. On the model's device,
+``on_after_batch_transfer`` scales to [0, 1], augments the training batches (per image, see
+:mod:`datamodules.augment`) and normalises with the card's statistics.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from datamodules.augment import PRESETS, AugmentPreset
+from datamodules.base import ZooDataModule, split_indices
+
+__all__ = ["ImageDataModule", "decode_image", "IMAGE_EXTENSIONS"]
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+ImageDatasetName = Literal["digits", "MNIST", "FashionMNIST", "KMNIST", "CIFAR10", "CIFAR100", "SVHN", "STL10"]
+Normalize = Literal["dataset", "imagenet", "none"]
+IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+_IN_MEMORY_BYTES = 2 * 1024**3  # decoded sets up to this size live in one tensor
+_STAT_SAMPLES = 512  # images decoded to estimate normalisation statistics of a streamed set
+
+
+def decode_image(path: str | Path, channels: int, size: int) -> Tensor:
+    """One image file → ``uint8 (channels, size, size)``: shorter side to ``size``, centre crop."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            img = img.convert("L" if channels == 1 else "RGB")
+            w, h = img.size
+            scale = size / min(w, h)
+            img = img.resize((max(size, round(w * scale)), max(size, round(h * scale))), Image.Resampling.BILINEAR)
+            left, top = (img.size[0] - size) // 2, (img.size[1] - size) // 2
+            img = img.crop((left, top, left + size, top + size))
+            array = np.asarray(img, dtype=np.uint8)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+        raise ValueError(f"{path}: cannot decode image ({err})") from None
+    return torch.from_numpy(array.copy()).view(size, size, -1).permute(2, 0, 1).contiguous()
+
+
+def _convert(images: Tensor, channels: int, size: int) -> Tensor:
+    """A ``uint8 (N, C, H, W)`` tensor to ``channels`` and ``size`` (done once, before training)."""
+    if images.shape[1] != channels:
+        if channels == 3:
+            images = images.expand(-1, 3, -1, -1)
+        else:
+            weights = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+            images = (images.float() * weights).sum(1, keepdim=True).round().to(torch.uint8)
+    if images.shape[-2:] != (size, size):
+        out = []
+        for chunk in images.split(4096):  # bounded memory for large sets
+            resized = F.interpolate(chunk.float(), size=(size, size), mode="bilinear", antialias=True)
+            out.append(resized.round().clamp(0, 255).to(torch.uint8))
+        images = torch.cat(out)
+    return images.contiguous()
+
+
+class _Files(Dataset):
+    """Image files decoded on access (for sets too large for memory), with loader workers."""
+
+    def __init__(self, files: list[str], labels: list[int] | None, channels: int, size: int) -> None:
+        self.files, self.labels, self.channels, self.size = files, labels, channels, size
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, i: int) -> tuple[Tensor, ...]:
+        image = decode_image(self.files[i], self.channels, self.size)
+        return (image,) if self.labels is None else (image, torch.tensor(self.labels[i]))
+
+
+def _list_images(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+
+
+def _read_folder(root: Path) -> tuple[list[str], dict[str, list[tuple[str, str]]]]:
+    """An ImageFolder tree → (class names, {split: [(file, class)]}); split ``all`` when not pre-split."""
+    if not root.is_dir():
+        raise FileNotFoundError(f"image folder not found: {root}")
+    presplit = [s for s in ("train", "val", "test") if (root / s).is_dir()]
+    parts = {s: root / s for s in presplit} if "train" in presplit else {"all": root}
+    splits: dict[str, list[tuple[str, str]]] = {}
+    for split, folder in parts.items():
+        items = [(str(f), d.name) for d in sorted(folder.iterdir()) if d.is_dir() for f in _list_images(d)]
+        if not items:
+            raise ValueError(f"{folder}: no images in class sub-folders (expected {folder}/<class>/<image>.png)")
+        splits[split] = items
+    classes = sorted({label for label in (c for _, c in splits.get("train", splits.get("all", [])))})
+    return classes, splits
+
+
+def _read_csv(csv: Path) -> tuple[list[str], dict[str, list[tuple[str, str]]]]:
+    """A CSV with ``image`` and ``label`` columns → (class names, {"all": [(file, class)]})."""
+    from datamodules.tabular import read_table
+
+    frame = read_table(csv)
+    for column in ("image", "label"):
+        if column not in frame.columns:
+            raise ValueError(f"{csv}: column {column!r} not found; an image CSV has columns 'image' and 'label'")
+    files = [str((csv.parent / str(p)) if not Path(str(p)).is_absolute() else Path(str(p))) for p in frame["image"]]
+    absent = [f for f in files if not Path(f).is_file()]
+    if absent:
+        raise FileNotFoundError(f"{csv}: {len(absent)} image file(s) not found, e.g. {absent[0]}")
+    labels = frame["label"].astype(str).tolist()
+    return sorted(set(labels)), {"all": list(zip(files, labels))}
+
+
+def _digits() -> tuple[list[str], dict[str, tuple[Tensor, Tensor]]]:
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    # 0..16 grey levels → 0..255
+    images = torch.from_numpy((bunch.images * (255 / 16)).round().astype(np.uint8)).unsqueeze(1)
+    return [str(c) for c in bunch.target_names], {"all": (images, torch.from_numpy(bunch.target).long())}
+
+
+def _torchvision(name: str, root: str, download: bool) -> tuple[list[str], dict[str, tuple[Tensor, Tensor]]]:
+    import torchvision.datasets as tvd
+
+    cls = getattr(tvd, name)
+    parts = {}
+    for split in ("train", "test"):
+        by_split = name in ("SVHN", "STL10")
+        kwargs = {"split": split} if by_split else {"train": split == "train"}
+        try:
+            ds = cls(root=root, download=download, **kwargs)
+        except RuntimeError as err:
+            hint = "" if download else "; pass download=True (--data.download true) to fetch it"
+            raise FileNotFoundError(f"{name} not found under {root!r} ({err}){hint}") from None
+        data = ds.data if isinstance(ds.data, Tensor) else torch.from_numpy(np.asarray(ds.data))
+        if data.ndim == 3:  # (N, H, W) grey
+            data = data.unsqueeze(1)
+        elif data.shape[-1] == 3:  # (N, H, W, 3) → (N, 3, H, W)
+            data = data.permute(0, 3, 1, 2)
+        labels = torch.as_tensor(np.asarray(getattr(ds, "targets", getattr(ds, "labels", None))), dtype=torch.long)
+        parts[split] = (data.to(torch.uint8).contiguous(), labels)
+    classes = [str(c) for c in getattr(ds, "classes", range(int(parts["train"][1].max()) + 1))]
+    return classes, parts
+
+
+class ImageDataModule(ZooDataModule):
+    """Labelled images → ``(uint8 images, class ids)`` batches, normalised and augmented on device.
+
+    Args:
+        path: ImageFolder tree, or CSV of image files and labels; takes precedence over ``dataset``.
+        dataset: ``digits`` (embedded) or a torchvision dataset read from ``root``.
+        root: where torchvision datasets live.
+        download: let torchvision download ``dataset`` into ``root`` (needs a network).
+        image_size: side in pixels the images are resized to; by default the model's, else the
+            data's own (8 for digits, 28 for MNIST, 32 for CIFAR, the first image's for folders).
+        in_channels: 1 (grayscale) or 3 (RGB); by default the model's, else the data's own.
+        augment: per-image training augmentation preset (see :mod:`datamodules.augment`).
+        normalize: ``dataset`` (train-split mean/std), ``imagenet`` (for ImageNet-pretrained
+            backbones) or ``none``.
+        in_memory: decode a file-backed set into one tensor; by default when it fits in 2 GiB.
+        on_bad_file: ``error`` stops at an undecodable image naming it; ``skip`` warns and drops it.
+        predict_path: an image file or a folder of images for ``predict``.
+    """
+
+    modality = "image"
+
+    def __init__(
+        self,
+        path: str | None = None,
+        dataset: ImageDatasetName = "digits",
+        root: str = "data",
+        download: bool = False,
+        image_size: int | None = None,
+        in_channels: int | None = None,
+        augment: AugmentPreset = "light",
+        normalize: Normalize = "dataset",
+        in_memory: bool | None = None,
+        on_bad_file: Literal["error", "skip"] = "error",
+        predict_path: str | None = None,
+        batch_size: int = 64,
+        num_workers: int = 0,
+        val_fraction: float = 0.1,
+        test_fraction: float = 0.2,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(batch_size, num_workers, val_fraction, test_fraction, seed)
+        if augment not in PRESETS:
+            raise ValueError(f"augment={augment!r} is not one of {sorted(PRESETS)}")
+        if in_channels not in (None, 1, 3):
+            raise ValueError(f"in_channels must be 1 or 3, got {in_channels}")
+        self.path, self.dataset, self.root, self.download = path, dataset, root, download
+        self.image_size, self.in_channels = image_size, in_channels
+        self.augment, self.normalize, self.in_memory = augment, normalize, in_memory
+        self.on_bad_file, self.predict_path = on_bad_file, predict_path
+        self._raw: tuple[list[str], dict[str, Any]] | None = None
+
+    # -- sources -------------------------------------------------------------------------------
+    @property
+    def source(self) -> str:
+        return str(self.path) if self.path else f"the {self.dataset!r} dataset"
+
+    def _read_source(self) -> tuple[list[str], dict[str, Any]]:
+        if self._raw is None:
+            if self.path:
+                path = Path(self.path)
+                self._raw = _read_csv(path) if path.suffix.lower() in (".csv", ".tsv") else _read_folder(path)
+            elif self.dataset == "digits":
+                self._raw = _digits()
+            else:
+                self._raw = _torchvision(self.dataset, self.root, self.download)
+        return self._raw
+
+    def _native_geometry(self) -> tuple[int, int]:
+        """(channels, size) of the data as stored."""
+        _, parts = self._read_source()
+        first = next(iter(parts.values()))
+        if isinstance(first, tuple):
+            return first[0].shape[1], first[0].shape[-1]
+        from PIL import Image
+
+        with Image.open(first[0][0]) as img:
+            return (1 if img.mode in ("L", "1", "I;16", "I") else 3), min(img.size)
+
+    def data_args(self) -> dict[str, Any]:
+        classes, _ = self._read_source()
+        channels, size = self._native_geometry()
+        return {
+            "num_classes": len(classes),
+            "task": "multiclass",
+            "in_channels": self.in_channels or channels,
+            "image_size": self.image_size or size,
+        }
+
+    @property
+    def task(self) -> str:
+        return "multiclass"
+
+    # -- building the splits ---------------------------------------------------------------------
+    def _split_parts(self, parts: dict[str, Any], classes: list[str]) -> dict[str, Any]:
+        """Fill in the splits a source lacks with seeded, stratified fractions of its training data."""
+        base = "all" if "all" in parts else "train"
+        part = parts[base]
+        labels = part[1].numpy() if isinstance(part, tuple) else np.array([classes.index(c) for _, c in part])
+        val = 0.0 if "val" in parts else self.val_fraction
+        test = 0.0 if "test" in parts else self.test_fraction
+        index = split_indices(len(labels), val, test, self.seed, labels)
+        out = {}
+        for name in ("train", "val", "test"):
+            if name in parts and name != base:
+                out[name] = parts[name]
+            else:
+                rows = index[name]
+                out[name] = (part[0][rows], part[1][rows]) if isinstance(part, tuple) else [part[i] for i in rows]
+        return out
+
+    def _materialise(self, part: Any, classes: list[str], channels: int, size: int, name: str) -> Any:
+        if isinstance(part, tuple):
+            return (_convert(part[0], channels, size), part[1])
+        files = [f for f, _ in part]
+        labels = [classes.index(c) if c in classes else -1 for _, c in part]
+        unknown = sorted({c for (_, c), i in zip(part, labels) if i < 0})
+        if unknown:
+            raise ValueError(f"{self.source}: {name} split has label(s) {unknown} absent from training ({classes})")
+        fits = len(files) * channels * size * size <= _IN_MEMORY_BYTES
+        if self.in_memory or (self.in_memory is None and fits):
+            images, keep = self._decode_all(files, channels, size)
+            return (images, torch.tensor(labels, dtype=torch.long)[keep])
+        return _Files(files, labels, channels, size)
+
+    def _decode_all(self, files: list[str], channels: int, size: int) -> tuple[Tensor, list[int]]:
+        def decode(f: str) -> Tensor | None:
+            try:
+                return decode_image(f, channels, size)
+            except ValueError as err:
+                if self.on_bad_file == "error":
+                    raise
+                warnings.warn(f"skipping {err}", stacklevel=2)
+                return None
+
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:  # PIL decodes without the GIL
+            decoded = list(pool.map(decode, files))
+        keep = [i for i, image in enumerate(decoded) if image is not None]
+        if not keep:
+            raise ValueError(f"{self.source}: none of the {len(files)} images could be decoded")
+        return torch.stack([decoded[i] for i in keep]), keep
+
+    def _statistics(self, train: Any) -> tuple[list[float], list[float]]:
+        channels = self._geometry[0]
+        if self.normalize == "imagenet":
+            if channels != 3:
+                raise ValueError("normalize='imagenet' needs in_channels=3")
+            return IMAGENET_MEAN, IMAGENET_STD
+        if self.normalize == "none":
+            return [0.0] * channels, [1.0] * channels
+        if isinstance(train, tuple):
+            images = train[0]
+        else:  # streamed: a seeded sample is plenty for a mean and a spread
+            pick = np.random.default_rng(self.seed).permutation(len(train))[:_STAT_SAMPLES]
+            images = torch.stack([train[int(i)][0] for i in pick])
+        x = images.float().div_(255).transpose(0, 1).reshape(channels, -1)
+        return x.mean(1).tolist(), x.std(1).clamp_min(1e-3).tolist()
+
+    def setup(self, stage: str) -> None:
+        classes, parts = self._read_source()
+        native_channels, native_size = self._native_geometry()
+        channels, size = self.in_channels or native_channels, self.image_size or native_size
+        self._geometry = (channels, size)
+        if stage == "predict" or "train" in self.splits:
+            return
+        split = self._split_parts(parts, classes)
+        for name in ("train", "val", "test"):
+            self.splits[name] = self._materialise(split[name], classes, channels, size, name)
+        mean, std = self._statistics(self.splits["train"])
+        self._card = {
+            "modality": "image",
+            "task": "multiclass",
+            "classes": classes,
+            "in_channels": channels,
+            "image_size": size,
+            "mean": mean,
+            "std": std,
+        }
+
+    def predict_dataloader(self) -> Any:
+        if not self.predict_path:
+            raise ValueError("predict needs new images: set predict_path to an image file or a folder of images")
+        if not self._card:
+            self.setup("fit")
+        path = Path(self.predict_path)
+        files = [path] if path.is_file() else _list_images(path) if path.is_dir() else []
+        if not files:
+            raise FileNotFoundError(f"{path}: no image file or folder of images to predict")
+        images, keep = self._decode_all([str(f) for f in files], self._card["in_channels"], self._card["image_size"])
+        self._predict_files = [str(files[i]) for i in keep]
+        self.splits["predict"] = (images,)
+        return self._loader("predict")
+
+    def predict_ids(self) -> list[str]:
+        return self._predict_files
+
+    # -- on the device ---------------------------------------------------------------------------
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        images, rest = batch[0], tuple(batch[1:])
+        x = images.float().div_(255)
+        trainer = self.trainer
+        preset = PRESETS[self.augment]
+        if preset is not None and trainer is not None and trainer.training:
+            x = preset(x)
+        mean = x.new_tensor(self._card["mean"]).view(1, -1, 1, 1)
+        std = x.new_tensor(self._card["std"]).view(1, -1, 1, 1)
+        return ((x - mean) / std, *rest)

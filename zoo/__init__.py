@@ -1,0 +1,59 @@
+"""The zoo: a PyTorch Lightning model zoo for the classic deep-learning curriculum.
+
+Public API::
+
+    import zoo
+    zoo.list_models("resnet*", modality="image")
+    model = zoo.create_model("resnet18_cifar", num_classes=10)
+    zoo.model_info("resnet18")                       # the card: modality, task, params, reference
+    model = zoo.load_pretrained("runs/.../pretrained")  # a save_pretrained directory or a .ckpt
+
+Importing ``zoo`` registers every model (the family modules are imported below).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+from lightning.pytorch import LightningModule
+
+from zoo.pretrained import UntrustedCheckpointError, load_checkpoint, load_pretrained
+from zoo.registry import count_parameters, get_card, list_models, model_info, register_model
+from zoo.registry import create_model as _create
+
+# every family registers its presets on import
+from zoo.tabular import mlp  # noqa: F401, E402
+from zoo.vision import lenet, resnet  # noqa: F401, E402
+
+__all__ = [
+    "__version__",
+    "create_model",
+    "list_models",
+    "model_info",
+    "get_card",
+    "count_parameters",
+    "register_model",
+    "load_pretrained",
+    "load_checkpoint",
+    "UntrustedCheckpointError",
+]
+
+
+def create_model(name: str, pretrained: str | None = None, **overrides: Any) -> LightningModule:
+    """Build the registered model ``name``.
+
+    Args:
+        name: a name from :func:`list_models`.
+        pretrained: a ``save_pretrained`` directory or ``.ckpt`` of this architecture to start
+            from; a head of a different size (``num_classes``) is re-initialised and reported.
+        overrides: arguments replacing the preset's (``num_classes=5``, ``lr=3e-4`` ...).
+    """
+    if pretrained is None:
+        return _create(name, **overrides)
+    model = load_pretrained(pretrained, **overrides)
+    expected = get_card(name).cls
+    if type(model) is not expected:
+        raise ValueError(f"{pretrained} holds a {type(model).__name__}, not a {name} ({expected.__name__})")
+    return model

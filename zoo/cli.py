@@ -1,0 +1,205 @@
+"""The zoo's LightningCLI: ``python train.py fit --config configs/<area>/<recipe>.yaml``.
+
+What it adds to Lightning's CLI:
+
+- **Data-aware arguments.** Model arguments of the shared vocabulary (``DATA_ARGS``) that the
+  datamodule knows are filled from it unless the config sets them; a value set on both sides that
+  disagrees is an error naming both. Arguments the datamodule can adapt to (``image_size``,
+  ``in_channels`` ...) flow the other way when only the model sets them: the data resizes.
+- **Checkpoints by the task's metric.** ``fit`` keeps the best checkpoint (by the model's
+  ``monitor``, e.g. ``val/acc``) and the last one, and exports the best as a pretrained directory.
+- **Safe loading.** ``--ckpt_path`` files load with ``weights_only=True``; a pickle checkpoint is
+  refused with a message naming the explicit opt-in, ``--weights_only false``.
+- ``predict`` writes ``predictions.csv`` with class names; the resolved config is sent to every
+  logger (W&B run config) besides ``config.yaml`` in the log directory.
+"""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import Any
+
+from jsonargparse import Namespace
+from lightning.pytorch import Trainer
+from lightning.pytorch.callbacks import BasePredictionWriter, Callback, ModelCheckpoint
+from lightning.pytorch.cli import LightningCLI, SaveConfigCallback, instantiate_class
+
+from datamodules.base import ZooDataModule
+from zoo.pretrained import load_checkpoint
+from zoo.tasks.base import ZooModule
+
+__all__ = ["ZooCLI", "cli_main", "DATA_ARGS", "ADAPTABLE_ARGS", "link_data_args"]
+
+# The shared vocabulary: model arguments whose value the data determines.
+DATA_ARGS = (
+    "num_classes",
+    "task",
+    "num_features",
+    "num_targets",
+    "in_channels",
+    "image_size",
+    "vocab_size",
+    "max_seq_len",
+    "pad_token_id",
+    "input_size",
+    "horizon",
+    "sample_rate",
+)
+# Of those, the ones a datamodule can adapt to when only the model sets them (resize, convert, resample).
+ADAPTABLE_ARGS = ("in_channels", "image_size", "sample_rate", "max_seq_len")
+
+
+def _import(class_path: str) -> type:
+    from jsonargparse._util import import_object
+
+    return import_object(class_path)
+
+
+def _params(cls: type) -> set[str]:
+    return set(inspect.signature(cls).parameters)
+
+
+def link_data_args(config: Namespace) -> None:
+    """Fill ``config.model.init_args`` from the datamodule (and adaptable ones the other way), in place."""
+    model_cls, data_cls = _import(config.model.class_path), _import(config.data.class_path)
+    model_args, data_args = config.model.init_args, config.data.init_args
+    model_params, data_params = _params(model_cls), _params(data_cls)
+    for name in ADAPTABLE_ARGS:
+        if name in model_params and name in data_params and model_args.get(name) is not None:
+            wanted, have = model_args[name], data_args.get(name)
+            if have is None:
+                data_args[name] = wanted
+            elif have != wanted:
+                raise ValueError(
+                    f"model.{name}={wanted} and data.{name}={have} disagree; set one of them (the other follows)"
+                )
+    data = instantiate_class((), {"class_path": config.data.class_path, "init_args": data_args.as_dict()})
+    for name, value in data.data_args().items():
+        if name not in model_params or name not in DATA_ARGS:
+            continue
+        given = model_args.get(name)
+        if given is None:
+            model_args[name] = value
+        elif given != value:
+            raise ValueError(
+                f"model.{name}={given!r} conflicts with the data: {data_cls.__name__} gives {name}={value!r} "
+                f"(from {getattr(data, 'source', 'its source')}); drop model.{name} to take the data's value"
+            )
+
+
+class LoggerSaveConfigCallback(SaveConfigCallback):
+    """``config.yaml`` in the log directory, and the whole resolved config in every logger's run config."""
+
+    def save_config(self, trainer: Trainer, pl_module: Any, stage: str) -> None:
+        config = self.config.clone()
+        config.pop("config", None)  # the list of --config files: paths, not settings
+        for logger in trainer.loggers:
+            logger.log_hyperparams({"cli": config.as_dict()})
+
+
+class ZooCLI(LightningCLI):
+    """LightningCLI over every zoo model and datamodule (subclass mode: ``--model ResNet``)."""
+
+    def __init__(self, args: Any = None, run: bool = True, **kwargs: Any) -> None:
+        import callbacks  # noqa: F401 - register the zoo's callbacks as choices
+        import datamodules  # noqa: F401 - register every datamodule
+        import zoo  # noqa: F401 - register every model
+        import zoo.loggers  # noqa: F401
+
+        kwargs.setdefault("save_config_kwargs", {"overwrite": True})
+        super().__init__(
+            ZooModule,
+            ZooDataModule,
+            subclass_mode_model=True,
+            subclass_mode_data=True,
+            save_config_callback=LoggerSaveConfigCallback,
+            auto_configure_optimizers=False,  # optimisation is the model's: --model.optimizer sgd
+            args=args,
+            run=run,
+            **kwargs,
+        )
+
+    def add_arguments_to_parser(self, parser: Any) -> None:
+        parser.add_argument(
+            "--test_after_fit", type=bool, default=False, help="after fit, test the best checkpoint (fit only)"
+        )
+
+    def after_fit(self) -> None:
+        if self._get(self.config, "test_after_fit"):
+            best = getattr(self.trainer.checkpoint_callback, "best_model_path", "")
+            self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=best or None, weights_only=True)
+
+    # -- loading a checkpoint's hyperparameters, safely ----------------------------------------
+    def _parse_ckpt_path(self) -> None:
+        """Like Lightning's, but honouring ``--weights_only`` and naming the opt-in when pickle is needed."""
+        subcommand = self.config.get("subcommand")
+        if not subcommand:
+            return
+        ckpt_path = self.config[subcommand].get("ckpt_path")
+        if not ckpt_path or ckpt_path in ("best", "last", "hpc", "registry") or not Path(ckpt_path).is_file():
+            return
+        weights_only = self.config[subcommand].get("weights_only") is not False
+        ckpt = load_checkpoint(ckpt_path, weights_only=weights_only)
+        self._ckpt_run_ids = ckpt.get("zoo", {}).get("run_ids", {})
+        hparams = dict(ckpt.get("hyper_parameters", {}))
+        hparams.pop("_instantiator", None)
+        if "_class_path" in hparams:
+            model = {"class_path": hparams.pop("_class_path"), "dict_kwargs": hparams}
+            self.config = self.parser.parse_object({subcommand: {"model": model}}, self.config)
+
+    # -- data-aware arguments ------------------------------------------------------------------
+    def before_instantiate_classes(self) -> None:
+        config = self.config[self.subcommand] if self.subcommand else self.config
+        link_data_args(config)
+        self._resume_logger_run(config)
+
+    def _resume_logger_run(self, config: Namespace) -> None:
+        """Resuming a fit: continue the same W&B run (its id was saved in the checkpoint)."""
+        run_id = getattr(self, "_ckpt_run_ids", {}).get("WandbLogger")
+        logger = config.trainer.get("logger")
+        if self.subcommand != "fit" or not run_id or not isinstance(logger, Namespace):
+            return
+        if logger.class_path.endswith("WandbLogger") and logger.init_args.get("id") is None:
+            logger.init_args["id"] = run_id
+
+    def after_instantiate_classes(self) -> None:
+        if self.subcommand:  # weights_only=None would let torch decide: the zoo always decides True
+            kwargs = self.config_init[self.subcommand]
+            if "weights_only" in kwargs and kwargs["weights_only"] is None:
+                kwargs["weights_only"] = True
+
+    # -- the trainer's callbacks ----------------------------------------------------------------
+    def _default_callbacks(self, given: list[Callback], config: dict[str, Any]) -> list[Callback]:
+        extra: list[Callback] = []
+        wants_checkpoints = config.get("enable_checkpointing") is not False and not config.get("fast_dev_run")
+        if wants_checkpoints and not any(isinstance(c, ModelCheckpoint) for c in given):
+            extra.append(
+                ModelCheckpoint(
+                    monitor=self.model.monitor,
+                    mode=self.model.monitor_mode,
+                    save_last=True,
+                    filename="best-epoch{epoch}-step{step}",
+                    auto_insert_metric_name=False,
+                )
+            )
+            if self.subcommand == "fit":
+                from callbacks import ExportBest
+
+                extra.append(ExportBest())
+        if self.subcommand == "predict" and not any(isinstance(c, BasePredictionWriter) for c in given):
+            from callbacks import PredictionWriter
+
+            extra.append(PredictionWriter())
+        return extra
+
+    def _instantiate_trainer(self, config: dict[str, Any], callbacks: list[Callback]) -> Trainer:
+        given = config.get("callbacks") or []
+        given = given if isinstance(given, list) else [given]
+        callbacks = [*callbacks, *self._default_callbacks([*given, *callbacks], config)]
+        return super()._instantiate_trainer(config, callbacks)
+
+
+def cli_main(args: Any = None, run: bool = True) -> ZooCLI:
+    """Entry point of ``train.py``; tests call it with ``args=[...]``."""
+    return ZooCLI(args=args, run=run)

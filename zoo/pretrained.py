@@ -1,0 +1,187 @@
+"""Saving and loading trained models: the ``save_pretrained`` format and safe checkpoint loading.
+
+Format of a pretrained directory::
+
+    model.safetensors   the LightningModule's state dict (tensors only: nothing executes on load)
+    config.yaml         zoo_version, class_path, init_args (the hyperparameters), metrics, data card
+
+Sources ``load_pretrained`` reads: such a directory, its ``config.yaml`` or ``model.safetensors``,
+or a Lightning ``.ckpt`` file. Checkpoints are read with ``torch.load(weights_only=True)``; one that
+needs pickle is refused unless the caller passes ``weights_only=False`` for a file they trust.
+Only registered zoo classes are instantiated from a config: a ``class_path`` in a file never
+imports arbitrary code.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from lightning.pytorch import LightningModule
+
+__all__ = ["save_pretrained", "load_pretrained", "load_checkpoint", "UntrustedCheckpointError"]
+
+WEIGHTS_NAME = "model.safetensors"
+CONFIG_NAME = "config.yaml"
+_INTERNAL_HPARAMS = ("_class_path", "_instantiator")
+
+
+class UntrustedCheckpointError(pickle.UnpicklingError):
+    """A checkpoint holds Python objects that only pickle can rebuild; loading it could run code."""
+
+
+def _plain(value: Any) -> Any:
+    # YAML-safe, weights_only-safe view of hparams and cards: tuples become lists, tensors lists.
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, torch.Tensor):
+        return value.tolist()
+    if hasattr(value, "item") and hasattr(value, "dtype"):  # numpy scalars
+        return value.item()
+    return value
+
+
+def _hparams(model: LightningModule) -> dict[str, Any]:
+    return {k: _plain(v) for k, v in dict(model.hparams).items() if k not in _INTERNAL_HPARAMS}
+
+
+def _atomic_write(path: Path, write: Any) -> None:
+    # write to a temporary file in the same folder, then rename: a crash never leaves half a file
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_pretrained(model: LightningModule, directory: str | Path, metrics: dict[str, float] | None = None) -> Path:
+    """Export ``model`` to ``directory`` (created if needed); returns the directory."""
+    from safetensors.torch import save_model
+
+    from zoo import __version__
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    cls = type(model)
+    config = {
+        "zoo_version": __version__,
+        "class_path": f"{cls.__module__}.{cls.__qualname__}",
+        "init_args": _hparams(model),
+        "metrics": {k: float(v) for k, v in (metrics or {}).items()},
+        "data": _plain(getattr(model, "data_card", {}) or {}),
+    }
+    _atomic_write(directory / WEIGHTS_NAME, lambda tmp: save_model(model, tmp))
+    _atomic_write(directory / CONFIG_NAME, lambda tmp: Path(tmp).write_text(yaml.safe_dump(config, sort_keys=False)))
+    return directory
+
+
+def _registered_class(class_path: str) -> type[LightningModule]:
+    from zoo.registry import _REGISTRY
+
+    for card in _REGISTRY.values():
+        if card.class_path == class_path:
+            return card.cls
+    raise ValueError(
+        f"class_path {class_path!r} is not a registered zoo model class; "
+        "a pretrained file can only name classes of the zoo's registry"
+    )
+
+
+def load_checkpoint(path: str | Path, weights_only: bool = True) -> dict[str, Any]:
+    """``torch.load`` a Lightning checkpoint on the CPU, refusing pickled objects by default.
+
+    Args:
+        path: the ``.ckpt`` file.
+        weights_only: ``False`` allows pickle, which can execute code: only for files you trust.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=weights_only)
+    except pickle.UnpicklingError as err:
+        raise untrusted_error(path, err) from None
+
+
+def untrusted_error(path: str | Path, err: Exception) -> UntrustedCheckpointError:
+    first = str(err).strip().splitlines()
+    detail = next((line for line in first if "GLOBAL" in line or "Unsupported" in line), first[0] if first else "")
+    return UntrustedCheckpointError(
+        f"{path} needs pickle to load ({detail.strip()}). Pickle can run code, so the zoo refuses it by "
+        "default. If you trust this file, opt in explicitly: load_checkpoint(path, weights_only=False), "
+        "zoo.load_pretrained(path, weights_only=False), or --weights_only false on the command line."
+    )
+
+
+def _load_matching(model: LightningModule, state: dict[str, torch.Tensor]) -> list[str]:
+    """Load ``state`` into ``model``; tensors whose shape differs (a new head) keep their fresh init."""
+    own = model.state_dict()
+    mismatched = [k for k, v in state.items() if k in own and own[k].shape != v.shape]
+    unexpected = [k for k in state if k not in own]
+    missing = [k for k in own if k not in state]
+    if unexpected or missing:
+        raise ValueError(
+            f"pretrained weights do not fit {type(model).__name__}: "
+            f"missing {missing[:5]}{'...' if len(missing) > 5 else ''}, "
+            f"unexpected {unexpected[:5]}{'...' if len(unexpected) > 5 else ''}"
+        )
+    keep = {k: v for k, v in state.items() if k not in mismatched}
+    model.load_state_dict(keep, strict=False)
+    return mismatched
+
+
+def load_pretrained(source: str | Path, weights_only: bool = True, **overrides: Any) -> LightningModule:
+    """Rebuild a model from a pretrained directory, its files, or a Lightning ``.ckpt``.
+
+    Args:
+        source: directory, ``config.yaml``, ``model.safetensors`` or ``.ckpt`` path.
+        weights_only: see :func:`load_checkpoint` (``.ckpt`` only).
+        overrides: hyperparameters to change, e.g. ``num_classes=5`` for a new task: the
+            tensors whose shape no longer fits (the head) are re-initialised and reported.
+    """
+    import warnings
+
+    path = Path(source)
+    if path.suffix == ".ckpt":
+        ckpt = load_checkpoint(path, weights_only=weights_only)
+        hparams = dict(ckpt.get("hyper_parameters", {}))
+        class_path = hparams.get("_class_path") or _class_path_of(ckpt)
+        state = ckpt["state_dict"]
+        card = ckpt.get("zoo", {}).get("data_card", {})
+    else:
+        directory = path if path.is_dir() else path.parent
+        config_file = directory / CONFIG_NAME
+        if not config_file.is_file():
+            raise FileNotFoundError(f"no {CONFIG_NAME} in {directory}: not a zoo pretrained directory")
+        config = yaml.safe_load(config_file.read_text())
+        from safetensors.torch import load_file
+
+        hparams, class_path, card = config["init_args"], config["class_path"], config.get("data", {})
+        state = load_file(directory / WEIGHTS_NAME)
+    cls = _registered_class(class_path)
+    hparams = {k: v for k, v in hparams.items() if k not in _INTERNAL_HPARAMS}
+    model = cls(**{**hparams, **overrides})
+    mismatched = _load_matching(model, state)
+    if mismatched:
+        warnings.warn(f"re-initialised {len(mismatched)} tensor(s) whose shape changed: {mismatched}", stacklevel=2)
+    model.data_card = dict(card or {})
+    if mismatched:  # a new head: the old class names no longer describe the outputs
+        model.data_card.pop("classes", None)
+    return model
+
+
+def _class_path_of(ckpt: dict[str, Any]) -> str:
+    try:
+        return ckpt["zoo"]["class_path"]
+    except KeyError:
+        raise ValueError("the checkpoint names no model class (not written by a zoo model)") from None

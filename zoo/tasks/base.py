@@ -1,0 +1,143 @@
+"""The base of every zoo LightningModule: optimisation, the data card, export.
+
+A task base (classification, regression, ...) subclasses :class:`ZooModule` and adds the loss,
+the metrics and the shared step; an architecture subclasses its task base and builds ``self.net``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar, Unpack
+
+import torch
+from lightning.pytorch import LightningModule
+from torch import Tensor
+
+from zoo.tasks.optim import OptimArgs, build_optimizer, build_scheduler, resolve_optim
+
+__all__ = ["ZooModule", "batch_inputs", "require"]
+
+
+def require(name: str, value: Any) -> Any:
+    """``value``, or an error saying that the data argument ``name`` was never given."""
+    if value is None:
+        raise ValueError(
+            f"{name} is not set: pass {name}=..., or train through train.py, which takes it from the datamodule"
+        )
+    return value
+
+
+def batch_inputs(batch: Any) -> Any:
+    """The model input of a batch: ``x`` from ``(x, y)``, ``(x,)`` or ``x``."""
+    if isinstance(batch, (tuple, list)):
+        return batch[0]
+    return batch
+
+
+class ZooModule(LightningModule):
+    """Shared behaviour of every model in the zoo.
+
+    Subclasses set ``task`` (what data they accept: the ``task`` of the datamodule must be in
+    ``accepts``), ``monitor``/``monitor_mode`` (the validation metric that picks the best
+    checkpoint) and implement ``forward`` and ``predict_step``.
+
+    The *data card* (class names, scaler statistics, vocabulary ...) is taken from the datamodule
+    at ``setup``, stored in every checkpoint and in ``save_pretrained`` exports, so a model can
+    turn raw inputs into user-facing outputs without the training data.
+    """
+
+    accepts: ClassVar[tuple[str, ...]] = ()
+    monitor: str = "val/loss"
+    monitor_mode: str = "min"
+
+    def __init__(self, **optim: Unpack[OptimArgs]) -> None:
+        super().__init__()
+        self.optim = resolve_optim(dict(optim))
+        self.data_card: dict[str, Any] = {}
+
+    # -- data --------------------------------------------------------------------------------
+    def setup(self, stage: str) -> None:
+        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        if datamodule is None:
+            return
+        data_task = getattr(datamodule, "task", None)
+        if self.accepts and data_task is not None and data_task not in self.accepts:
+            raise ValueError(
+                f"{type(self).__name__} handles {'/'.join(self.accepts)} data, but "
+                f"{type(datamodule).__name__} provides a {data_task} task"
+            )
+        card = getattr(datamodule, "card", None)
+        if card:
+            self.data_card = dict(card)
+            self.on_data_card(self.data_card)
+
+    def on_data_card(self, card: dict[str, Any]) -> None:
+        """Called when the card arrives from the datamodule; tasks read what they need (e.g. scalers)."""
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        from zoo import __version__
+
+        cls = type(self)
+        checkpoint["zoo"] = {
+            "version": __version__,
+            "class_path": f"{cls.__module__}.{cls.__qualname__}",
+            "data_card": self.data_card,
+            # logger run ids (W&B), so that resuming from this checkpoint continues the same run
+            "run_ids": {type(lg).__name__: str(lg.version) for lg in self.loggers if lg.version is not None},
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.data_card = dict(checkpoint.get("zoo", {}).get("data_card", {}))
+
+    # -- optimisation ------------------------------------------------------------------------
+    def param_groups(self) -> list[dict[str, Any]]:
+        """Parameter groups for the optimizer; override for differential learning rates.
+
+        Each group is ``{"params": [...], "lr_scale": float}``; ``lr_scale`` multiplies ``lr``.
+        """
+        return [{"params": list(self.parameters())}]
+
+    def configure_optimizers(self) -> Any:
+        optimizer = build_optimizer(self.param_groups(), self.optim)
+        total = self.trainer.estimated_stepping_batches if self._trainer is not None else 1
+        total = total if total != float("inf") else 10_000
+        scheduler = build_scheduler(optimizer, self.optim, int(total), self.monitor, self.monitor_mode)
+        if scheduler is None:
+            return optimizer
+        return {"optimizer": optimizer, "lr_scheduler": scheduler}
+
+    # -- steps -------------------------------------------------------------------------------
+    def _step(self, batch: Any, stage: str) -> Tensor:
+        """The shared step of the task: loss, metric updates and logging under ``{stage}/``."""
+        raise NotImplementedError
+
+    def training_step(self, batch: Any, batch_idx: int) -> Tensor:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        self._step(batch, "val")
+
+    def test_step(self, batch: Any, batch_idx: int) -> None:
+        self._step(batch, "test")
+
+    # -- inference ---------------------------------------------------------------------------
+    def forward(self, x: Tensor) -> Tensor:  # noqa: D401 - the task output
+        """The task output (logits, values, reconstructions ...) of ``self.net``."""
+        return self.net(x)
+
+    @torch.no_grad()
+    def predict(self, x: Tensor) -> Any:
+        """``predict_step`` on one batch of already-preprocessed inputs, in eval mode."""
+        was_training = self.training
+        self.eval()
+        try:
+            return self.predict_step(x)
+        finally:
+            self.train(was_training)
+
+    # -- export ------------------------------------------------------------------------------
+    def save_pretrained(self, directory: str | Path, metrics: dict[str, float] | None = None) -> Path:
+        """Write ``model.safetensors`` + ``config.yaml`` (class, hparams, version, metrics, data card)."""
+        from zoo.pretrained import save_pretrained
+
+        return save_pretrained(self, directory, metrics=metrics)

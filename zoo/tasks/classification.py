@@ -1,0 +1,167 @@
+"""Classification: binary, multiclass and multilabel, with torchmetrics.
+
+Losses: binary and multilabel use ``BCEWithLogits`` on logits (one logit per label), multiclass
+uses cross-entropy. Metrics (``val/acc``, ``test/f1`` ...): accuracy, macro precision, recall, F1
+and AUROC; multilabel adds the Hamming loss and subset accuracy (exact match). The test stage
+also accumulates the confusion matrix (``self.confusion_matrix`` after ``trainer.test``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Unpack
+
+import torch.nn.functional as F
+from torch import Tensor
+from torchmetrics import MetricCollection
+from torchmetrics import classification as tmc
+
+from zoo.tasks.base import ZooModule, batch_inputs, require
+from zoo.tasks.optim import OptimArgs
+
+__all__ = ["Classifier", "ImageClassifier", "ClassificationTask"]
+
+ClassificationTask = Literal["binary", "multiclass", "multilabel"]
+
+
+def _metrics(task: str, num_classes: int) -> MetricCollection:
+    if task == "binary":
+        return MetricCollection(
+            {
+                "acc": tmc.BinaryAccuracy(),
+                "precision": tmc.BinaryPrecision(),
+                "recall": tmc.BinaryRecall(),
+                "f1": tmc.BinaryF1Score(),
+                "auroc": tmc.BinaryAUROC(),
+            }
+        )
+    if task == "multiclass":
+        n = {"num_classes": num_classes}
+        return MetricCollection(
+            {
+                "acc": tmc.MulticlassAccuracy(average="micro", **n),
+                "precision": tmc.MulticlassPrecision(average="macro", **n),
+                "recall": tmc.MulticlassRecall(average="macro", **n),
+                "f1": tmc.MulticlassF1Score(average="macro", **n),
+                "auroc": tmc.MulticlassAUROC(average="macro", **n),
+            }
+        )
+    n = {"num_labels": num_classes}
+    return MetricCollection(
+        {
+            "acc": tmc.MultilabelAccuracy(average="macro", **n),
+            "precision": tmc.MultilabelPrecision(average="macro", **n),
+            "recall": tmc.MultilabelRecall(average="macro", **n),
+            "f1": tmc.MultilabelF1Score(average="macro", **n),
+            "auroc": tmc.MultilabelAUROC(average="macro", **n),
+            "hamming": tmc.MultilabelHammingDistance(**n),
+            "subset_acc": tmc.MultilabelExactMatch(**n),
+        }
+    )
+
+
+class Classifier(ZooModule):
+    """Task base for classifiers. ``forward`` returns logits: ``(B,)`` for binary, else ``(B, C)``.
+
+    Args:
+        num_classes: number of classes (labels, for multilabel); from the datamodule by default.
+        task: ``binary`` (one logit), ``multiclass`` (softmax) or ``multilabel`` (one logit per
+            label); from the datamodule by default, else ``multiclass``.
+        label_smoothing: cross-entropy label smoothing (multiclass only).
+    """
+
+    accepts = ("binary", "multiclass", "multilabel")
+
+    def __init__(
+        self,
+        num_classes: int | None = None,
+        task: ClassificationTask | None = None,
+        label_smoothing: float = 0.0,
+        **optim: Unpack[OptimArgs],
+    ) -> None:
+        super().__init__(**optim)
+        self.num_classes = require("num_classes", num_classes)
+        self.task = task or "multiclass"
+        if self.task not in ClassificationTask.__args__:
+            raise ValueError(f"task={self.task!r} is not a classification task {ClassificationTask.__args__}")
+        if self.task == "binary" and num_classes != 2:
+            raise ValueError(f"a binary classifier has num_classes=2, got {num_classes}")
+        self.label_smoothing = label_smoothing
+        self.monitor, self.monitor_mode = ("val/f1", "max") if self.task == "multilabel" else ("val/acc", "max")
+        metrics = _metrics(self.task, self.num_classes)
+        self.train_metrics = MetricCollection({"acc": metrics["acc"].clone()}, prefix="train/")
+        self.val_metrics = metrics.clone(prefix="val/")
+        self.test_metrics = metrics.clone(prefix="test/")
+        if self.task == "multilabel":
+            self.test_confmat = tmc.MultilabelConfusionMatrix(num_labels=self.num_classes)
+        elif self.task == "binary":
+            self.test_confmat = tmc.BinaryConfusionMatrix()
+        else:
+            self.test_confmat = tmc.MulticlassConfusionMatrix(num_classes=self.num_classes)
+        self.confusion_matrix: Tensor | None = None
+
+    @property
+    def num_outputs(self) -> int:
+        """Width of the classification head: 1 for binary, else ``num_classes``."""
+        return 1 if self.task == "binary" else self.num_classes
+
+    def forward(self, x: Tensor) -> Tensor:
+        logits = self.net(x)
+        return logits.squeeze(-1) if self.task == "binary" else logits
+
+    def loss(self, logits: Tensor, target: Tensor) -> Tensor:
+        if self.task == "multiclass":
+            return F.cross_entropy(logits, target, label_smoothing=self.label_smoothing)
+        return F.binary_cross_entropy_with_logits(logits, target.to(logits.dtype))
+
+    def probabilities(self, logits: Tensor) -> Tensor:
+        logits = logits.float()
+        return logits.softmax(-1) if self.task == "multiclass" else logits.sigmoid()
+
+    def _step(self, batch: Any, stage: str) -> Tensor:
+        x, target = batch[0], batch[1]
+        logits = self(x)
+        loss = self.loss(logits, target)
+        probs = self.probabilities(logits.detach())
+        target = target.long()
+        metrics = getattr(self, f"{stage}_metrics")
+        metrics.update(probs, target)
+        bs = target.shape[0]
+        self.log(f"{stage}/loss", loss, on_step=stage == "train", on_epoch=True, prog_bar=True, batch_size=bs)
+        self.log_dict(metrics, on_epoch=True, batch_size=bs)
+        if stage == "test":
+            self.test_confmat.update(probs, target)
+        return loss
+
+    def on_test_epoch_end(self) -> None:
+        self.confusion_matrix = self.test_confmat.compute().cpu()
+        self.test_confmat.reset()
+
+    def predict_step(self, batch: Any, batch_idx: int = 0) -> dict[str, Tensor]:
+        """``{"pred": class ids (B,) or label indicators (B, C), "probs": (B, C) or (B,)}``."""
+        probs = self.probabilities(self(batch_inputs(batch)))
+        if self.task == "multiclass":
+            return {"pred": probs.argmax(-1), "probs": probs}
+        return {"pred": (probs > 0.5).long(), "probs": probs}
+
+
+class ImageClassifier(Classifier):
+    """Task base for image classifiers: adds the input geometry every image model needs.
+
+    Args:
+        in_channels: image channels (1 grayscale, 3 RGB); from the datamodule by default.
+        image_size: input height = width in pixels; from the datamodule by default, and the
+            datamodule resizes to it when the model sets it.
+    """
+
+    def __init__(
+        self,
+        num_classes: int | None = None,
+        in_channels: int | None = None,
+        image_size: int | None = None,
+        task: ClassificationTask | None = None,
+        label_smoothing: float = 0.0,
+        **optim: Unpack[OptimArgs],
+    ) -> None:
+        super().__init__(num_classes=num_classes, task=task, label_smoothing=label_smoothing, **optim)
+        self.in_channels = require("in_channels", in_channels)
+        self.image_size = require("image_size", image_size)

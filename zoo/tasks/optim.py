@@ -1,0 +1,152 @@
+"""Optimizers and learning-rate schedules, chosen by primitive hyperparameters.
+
+Every zoo model takes the same optimisation arguments (``**optim: Unpack[OptimArgs]``): they are
+flat, typed keys of the model's signature, so ``--model.lr 3e-4 --model.scheduler onecycle`` works
+from the CLI, they appear in ``--help``, and they are saved in the checkpoint's hyperparameters.
+Defaults (``DEFAULT_OPTIM``): AdamW, linear warmup over 5% of the steps, then cosine decay.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any, Literal, TypedDict
+
+import torch
+from torch import nn
+
+__all__ = ["OptimArgs", "DEFAULT_OPTIM", "resolve_optim", "build_optimizer", "build_scheduler", "WarmupCosine"]
+
+OptimizerName = Literal["adamw", "adam", "sgd"]
+SchedulerName = Literal["warmup_cosine", "cosine", "onecycle", "exponential", "plateau", "constant"]
+
+
+class OptimArgs(TypedDict, total=False):
+    """Optimisation hyperparameters shared by every model (defaults in ``DEFAULT_OPTIM``)."""
+
+    optimizer: OptimizerName
+    """``adamw`` (default), ``adam`` or ``sgd`` (with momentum)."""
+    lr: float
+    """Peak learning rate (default 1e-3)."""
+    weight_decay: float
+    """Decoupled (AdamW) or L2 (Adam, SGD) weight decay; never applied to biases and norm weights (default 0.01)."""
+    momentum: float
+    """SGD momentum (default 0.9)."""
+    betas: tuple[float, float]
+    """Adam/AdamW betas (default (0.9, 0.999)); GANs use (0.5, 0.999)."""
+    scheduler: SchedulerName
+    """``warmup_cosine`` (default), ``cosine``, ``onecycle`` (per step); ``exponential``, ``plateau`` (per epoch); ``constant``."""
+    warmup_ratio: float
+    """Fraction of the training steps spent warming up (``warmup_cosine``; ``onecycle``'s rising part) (default 0.05)."""
+    min_lr: float
+    """Learning rate at the end of a cosine schedule (default 0.0)."""
+    gamma: float
+    """``exponential``: factor per epoch; ``plateau``: factor on a plateau (default 0.5)."""
+    patience: int
+    """``plateau``: epochs without improvement before the rate drops (default 3)."""
+
+
+DEFAULT_OPTIM: OptimArgs = {
+    "optimizer": "adamw",
+    "lr": 1e-3,
+    "weight_decay": 0.01,
+    "momentum": 0.9,
+    "betas": (0.9, 0.999),
+    "scheduler": "warmup_cosine",
+    "warmup_ratio": 0.05,
+    "min_lr": 0.0,
+    "gamma": 0.5,
+    "patience": 3,
+}
+
+
+def resolve_optim(given: dict[str, Any]) -> dict[str, Any]:
+    """``DEFAULT_OPTIM`` updated with ``given``; an unknown key or value is an error naming it."""
+    unknown = sorted(set(given) - set(DEFAULT_OPTIM))
+    if unknown:
+        raise TypeError(f"unknown optimisation argument(s) {unknown}; known: {sorted(DEFAULT_OPTIM)}")
+    optim = {**DEFAULT_OPTIM, **given}
+    choices = {"optimizer": OptimizerName, "scheduler": SchedulerName}
+    for key, literal in choices.items():
+        if optim[key] not in literal.__args__:
+            raise ValueError(f"{key}={optim[key]!r} is not one of {literal.__args__}")
+    optim["betas"] = tuple(float(b) for b in optim["betas"])
+    return optim
+
+
+def _split_decay(params: Iterable[nn.Parameter]) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
+    # Matrices and kernels decay; biases, norm scales and other 0-/1-d tensors do not (as in nanoGPT, timm).
+    decay, no_decay = [], []
+    for p in params:
+        if p.requires_grad:
+            (decay if p.ndim >= 2 else no_decay).append(p)
+    return decay, no_decay
+
+
+def build_optimizer(groups: list[dict[str, Any]], optim: dict[str, Any]) -> torch.optim.Optimizer:
+    """The optimizer over parameter ``groups`` (dicts with ``params`` and an optional ``lr_scale``)."""
+    param_groups = []
+    for group in groups:
+        lr = optim["lr"] * group.get("lr_scale", 1.0)
+        decay, no_decay = _split_decay(group["params"])
+        param_groups += [
+            {"params": decay, "lr": lr, "weight_decay": optim["weight_decay"]},
+            {"params": no_decay, "lr": lr, "weight_decay": 0.0},
+        ]
+    param_groups = [g for g in param_groups if g["params"]]
+    if not param_groups:
+        raise ValueError("the model has no trainable parameters")
+    on_cuda = all(p.is_cuda for g in param_groups for p in g["params"])
+    name = optim["optimizer"]
+    if name == "sgd":
+        return torch.optim.SGD(param_groups, lr=optim["lr"], momentum=optim["momentum"])
+    cls = torch.optim.AdamW if name == "adamw" else torch.optim.Adam
+    # The fused kernel is the fastest AdamW/Adam on CUDA; it needs every parameter on the GPU.
+    return cls(param_groups, lr=optim["lr"], betas=optim["betas"], fused=on_cuda or None)
+
+
+class WarmupCosine:
+    """Multiplier for ``LambdaLR``: linear warmup from 0, then cosine decay to ``min_ratio``.
+
+    A callable object (not a lambda), so the scheduler's state dict holds plain numbers.
+    """
+
+    def __init__(self, warmup_steps: int, total_steps: int, min_ratio: float = 0.0) -> None:
+        self.warmup_steps = warmup_steps
+        self.total_steps = max(total_steps, warmup_steps + 1)
+        self.min_ratio = min_ratio
+
+    def __call__(self, step: int) -> float:
+        if step < self.warmup_steps:
+            return (step + 1) / self.warmup_steps
+        progress = min(1.0, (step - self.warmup_steps) / (self.total_steps - self.warmup_steps))
+        return self.min_ratio + (1 - self.min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def build_scheduler(
+    optimizer: torch.optim.Optimizer,
+    optim: dict[str, Any],
+    total_steps: int,
+    monitor: str,
+    monitor_mode: str,
+) -> dict[str, Any] | None:
+    """The Lightning ``lr_scheduler`` config for ``optim["scheduler"]``, or ``None`` for ``constant``."""
+    name = optim["scheduler"]
+    total_steps = max(int(total_steps), 1)
+    sched = torch.optim.lr_scheduler
+    if name == "constant":
+        return None
+    if name == "warmup_cosine":
+        fn = WarmupCosine(round(optim["warmup_ratio"] * total_steps), total_steps, optim["min_lr"] / optim["lr"])
+        return {"scheduler": sched.LambdaLR(optimizer, fn), "interval": "step"}
+    if name == "cosine":
+        return {"scheduler": sched.CosineAnnealingLR(optimizer, total_steps, eta_min=optim["min_lr"]), "interval": "step"}
+    if name == "onecycle":
+        max_lr = [g["lr"] for g in optimizer.param_groups]
+        pct = max(optim["warmup_ratio"], 1.0 / total_steps)
+        return {"scheduler": sched.OneCycleLR(optimizer, max_lr, total_steps=total_steps, pct_start=pct), "interval": "step"}
+    if name == "exponential":
+        return {"scheduler": sched.ExponentialLR(optimizer, optim["gamma"]), "interval": "epoch"}
+    # plateau: watches the task's validation metric, once per epoch
+    plateau = sched.ReduceLROnPlateau(optimizer, mode=monitor_mode, factor=optim["gamma"], patience=optim["patience"])
+    return {"scheduler": plateau, "interval": "epoch", "monitor": monitor}

@@ -1,0 +1,1 @@
+"""Vision models: the CNN evolution, modern CNNs, ViT, transfer learning."""
