@@ -1,6 +1,7 @@
 """Callbacks the curriculum and the users need."""
 
 from callbacks.export import ExportBest
+from callbacks.performance import ChannelsLast, MatmulPrecision
 from callbacks.predictions import PredictionWriter
 
-__all__ = ["ExportBest", "PredictionWriter"]
+__all__ = ["ExportBest", "PredictionWriter", "ChannelsLast", "MatmulPrecision"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Unpack
 
+import torch
 from torch import Tensor, nn
 
 from zoo.registry import register_model
@@ -72,6 +73,9 @@ class MLPClassifier(Classifier):
         self.save_hyperparameters()
         self.net = MLPNet(require("num_features", num_features), self.num_outputs, hidden_sizes, dropout, batch_norm)
 
+    def example_input(self, batch_size: int = 2) -> Tensor:
+        return torch.randn(batch_size, self.hparams.num_features)
+
 
 class MLPRegressor(Regressor):
     """Deep MLP regressor (arguments as :class:`MLPClassifier`, ``num_targets`` outputs)."""
@@ -88,6 +92,9 @@ class MLPRegressor(Regressor):
         super().__init__(num_targets=num_targets, **optim)
         self.save_hyperparameters()
         self.net = MLPNet(require("num_features", num_features), self.num_targets, hidden_sizes, dropout, batch_norm)
+
+    def example_input(self, batch_size: int = 2) -> Tensor:
+        return torch.randn(batch_size, self.hparams.num_features)
 
 
 _REF = "Rumelhart, Hinton & Williams 1986 (backprop); Ioffe & Szegedy 2015, arXiv:1502.03167 (BatchNorm)"

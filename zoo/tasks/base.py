@@ -37,9 +37,10 @@ def batch_inputs(batch: Any) -> Any:
 class ZooModule(LightningModule):
     """Shared behaviour of every model in the zoo.
 
-    Subclasses set ``task`` (what data they accept: the ``task`` of the datamodule must be in
-    ``accepts``), ``monitor``/``monitor_mode`` (the validation metric that picks the best
-    checkpoint) and implement ``forward`` and ``predict_step``.
+    Subclasses set ``accepts`` (the datamodule's ``task`` must be one of them), may change
+    ``monitor``/``monitor_mode`` (the validation metric that picks the best checkpoint; the
+    validation loss by default: on small validation sets accuracy ties and picks early epochs),
+    and implement ``_step``, ``predict_step`` and the ``example_*`` methods.
 
     The *data card* (class names, scaler statistics, vocabulary ...) is taken from the datamodule
     at ``setup``, stored in every checkpoint and in ``save_pretrained`` exports, so a model can
@@ -119,6 +120,15 @@ class ZooModule(LightningModule):
 
     def test_step(self, batch: Any, batch_idx: int) -> None:
         self._step(batch, "test")
+
+    # -- examples (conformance tests, summaries, export tracing) -----------------------------
+    def example_input(self, batch_size: int = 2) -> Any:
+        """A valid random model input for a batch of ``batch_size``."""
+        raise NotImplementedError(f"{type(self).__name__} does not define example_input")
+
+    def example_batch(self, batch_size: int = 2) -> Any:
+        """A valid random training batch (inputs and targets) for a batch of ``batch_size``."""
+        raise NotImplementedError(f"{type(self).__name__} does not define example_batch")
 
     # -- inference ---------------------------------------------------------------------------
     def forward(self, x: Tensor) -> Tensor:  # noqa: D401 - the task output

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, Unpack
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torchmetrics import MetricCollection
@@ -86,7 +87,6 @@ class Classifier(ZooModule):
         if self.task == "binary" and num_classes != 2:
             raise ValueError(f"a binary classifier has num_classes=2, got {num_classes}")
         self.label_smoothing = label_smoothing
-        self.monitor, self.monitor_mode = ("val/f1", "max") if self.task == "multilabel" else ("val/acc", "max")
         metrics = _metrics(self.task, self.num_classes)
         self.train_metrics = MetricCollection({"acc": metrics["acc"].clone()}, prefix="train/")
         self.val_metrics = metrics.clone(prefix="val/")
@@ -136,6 +136,13 @@ class Classifier(ZooModule):
         self.confusion_matrix = self.test_confmat.compute().cpu()
         self.test_confmat.reset()
 
+    def example_batch(self, batch_size: int = 2) -> tuple[Tensor, Tensor]:
+        x = self.example_input(batch_size)
+        if self.task == "multiclass":
+            return x, torch.randint(0, self.num_classes, (batch_size,))
+        shape = (batch_size,) if self.task == "binary" else (batch_size, self.num_classes)
+        return x, torch.randint(0, 2, shape).float()
+
     def predict_step(self, batch: Any, batch_idx: int = 0) -> dict[str, Tensor]:
         """``{"pred": class ids (B,) or label indicators (B, C), "probs": (B, C) or (B,)}``."""
         probs = self.probabilities(self(batch_inputs(batch)))
@@ -165,3 +172,6 @@ class ImageClassifier(Classifier):
         super().__init__(num_classes=num_classes, task=task, label_smoothing=label_smoothing, **optim)
         self.in_channels = require("in_channels", in_channels)
         self.image_size = require("image_size", image_size)
+
+    def example_input(self, batch_size: int = 2) -> Tensor:
+        return torch.randn(batch_size, self.in_channels, self.image_size, self.image_size)

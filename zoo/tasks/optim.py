@@ -143,7 +143,8 @@ def build_scheduler(
         return {"scheduler": sched.CosineAnnealingLR(optimizer, total_steps, eta_min=optim["min_lr"]), "interval": "step"}
     if name == "onecycle":
         max_lr = [g["lr"] for g in optimizer.param_groups]
-        pct = max(optim["warmup_ratio"], 1.0 / total_steps)
+        total_steps = max(total_steps, 10)  # its phases need a few steps (fast_dev_run has one)
+        pct = min(max(optim["warmup_ratio"], 2.0 / total_steps), 0.5)
         return {"scheduler": sched.OneCycleLR(optimizer, max_lr, total_steps=total_steps, pct_start=pct), "interval": "step"}
     if name == "exponential":
         return {"scheduler": sched.ExponentialLR(optimizer, optim["gamma"]), "interval": "epoch"}

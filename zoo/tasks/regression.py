@@ -28,8 +28,6 @@ class Regressor(ZooModule):
     """
 
     accepts = ("regression",)
-    monitor = "val/rmse"
-    monitor_mode = "min"
 
     def __init__(self, num_targets: int | None = None, **optim: Unpack[OptimArgs]) -> None:
         super().__init__(**optim)
@@ -71,6 +69,9 @@ class Regressor(ZooModule):
         self.log(f"{stage}/loss", loss, on_step=stage == "train", on_epoch=True, prog_bar=True, batch_size=bs)
         self.log_dict(metrics, on_epoch=True, batch_size=bs)
         return loss
+
+    def example_batch(self, batch_size: int = 2) -> tuple[Tensor, Tensor]:
+        return self.example_input(batch_size), torch.randn(batch_size, self.num_targets)
 
     def predict_step(self, batch: Any, batch_idx: int = 0) -> dict[str, Tensor]:
         """``{"pred": (B, num_targets) values in original units}``."""

@@ -1,0 +1,112 @@
+"""Attention layers shared by the sequence, transformer, vision and audio families.
+
+- :class:`MultiHeadAttention` (Vaswani et al. 2017, arXiv:1706.03762): self- or cross-attention on
+  ``F.scaled_dot_product_attention``, which dispatches to the flash / memory-efficient kernels.
+  The curriculum's formula softmax(QKᵀ/√d)V lives in the tests only, as the reference it must match.
+- :class:`AdditiveAttention` (Bahdanau, Cho & Bengio 2015, arXiv:1409.0473): score vᵀ tanh(W_q q + W_k k).
+- :class:`AttentionPooling`: additive attention with a learned query, pooling a sequence to a
+  vector (Yang et al. 2016, "Hierarchical Attention Networks"); weights returned for inspection.
+
+Masks follow SDPA's convention: boolean, ``True`` where a position takes part.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+__all__ = ["MultiHeadAttention", "AdditiveAttention", "AttentionPooling", "padding_mask"]
+
+
+def padding_mask(ids: Tensor, pad_token_id: int) -> Tensor:
+    """``(B, T)`` token ids → ``(B, T)`` boolean, ``True`` at real tokens."""
+    return ids != pad_token_id
+
+
+class MultiHeadAttention(nn.Module):
+    """Multi-head attention; ``context=None`` is self-attention.
+
+    Args:
+        dim: model width (queries and output).
+        num_heads: heads; ``dim`` must divide evenly.
+        dropout: attention-probability dropout (training only).
+        context_dim: width of the keys/values source for cross-attention (default ``dim``).
+        bias: biases on the projections.
+    """
+
+    def __init__(
+        self, dim: int, num_heads: int, dropout: float = 0.0, context_dim: int | None = None, bias: bool = True
+    ) -> None:
+        super().__init__()
+        if dim % num_heads:
+            raise ValueError(f"dim={dim} is not divisible by num_heads={num_heads}")
+        self.num_heads, self.head_dim, self.dropout = num_heads, dim // num_heads, dropout
+        self.q = nn.Linear(dim, dim, bias=bias)
+        self.k = nn.Linear(context_dim or dim, dim, bias=bias)
+        self.v = nn.Linear(context_dim or dim, dim, bias=bias)
+        self.out = nn.Linear(dim, dim, bias=bias)
+
+    def _heads(self, x: Tensor) -> Tensor:
+        b, t, _ = x.shape
+        return x.view(b, t, self.num_heads, self.head_dim).transpose(1, 2)  # (B, heads, T, head_dim)
+
+    def forward(
+        self,
+        x: Tensor,
+        context: Tensor | None = None,
+        key_mask: Tensor | None = None,
+        causal: bool = False,
+        attn_mask: Tensor | None = None,
+    ) -> Tensor:
+        """``x (B, T, dim)``, ``context (B, S, context_dim)`` → ``(B, T, dim)``.
+
+        Args:
+            key_mask: ``(B, S)`` boolean, ``False`` at padded keys.
+            causal: each query sees only keys at or before its position (self-attention).
+            attn_mask: an extra ``(T, S)`` or ``(B, heads, T, S)`` boolean mask.
+        """
+        source = x if context is None else context
+        q, k, v = self._heads(self.q(x)), self._heads(self.k(source)), self._heads(self.v(source))
+        mask = attn_mask
+        if key_mask is not None:
+            keys = key_mask[:, None, None, :]  # (B, 1, 1, S)
+            mask = keys if mask is None else mask & keys
+        if causal and mask is not None:  # SDPA takes is_causal or a mask, not both: fold causality in
+            t, s = q.shape[-2], k.shape[-2]
+            mask = mask & torch.ones(t, s, dtype=torch.bool, device=x.device).tril(s - t)
+            causal = False
+        y = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0, is_causal=causal
+        )
+        b, _, t, _ = y.shape
+        return self.out(y.transpose(1, 2).reshape(b, t, -1))
+
+
+class AdditiveAttention(nn.Module):
+    """Bahdanau attention: ``query (B, Dq)`` over ``keys (B, S, Dk)`` → ``(context (B, Dk), weights (B, S))``."""
+
+    def __init__(self, query_dim: int, key_dim: int, hidden: int) -> None:
+        super().__init__()
+        self.w_q = nn.Linear(query_dim, hidden, bias=False)
+        self.w_k = nn.Linear(key_dim, hidden, bias=True)
+        self.v = nn.Linear(hidden, 1, bias=False)
+
+    def forward(self, query: Tensor, keys: Tensor, mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        scores = self.v(torch.tanh(self.w_q(query)[:, None, :] + self.w_k(keys))).squeeze(-1)  # (B, S)
+        if mask is not None:
+            scores = scores.masked_fill(~mask, float("-inf"))
+        weights = scores.softmax(-1)
+        return torch.bmm(weights[:, None, :], keys).squeeze(1), weights
+
+
+class AttentionPooling(nn.Module):
+    """Pool ``(B, T, D)`` to ``(B, D)`` with a learned query; returns ``(pooled, weights (B, T))``."""
+
+    def __init__(self, dim: int, hidden: int | None = None) -> None:
+        super().__init__()
+        self.query = nn.Parameter(torch.zeros(dim))
+        self.attention = AdditiveAttention(dim, dim, hidden or dim)
+
+    def forward(self, x: Tensor, mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        return self.attention(self.query.expand(x.shape[0], -1), x, mask)
