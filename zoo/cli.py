@@ -42,6 +42,8 @@ DATA_ARGS = (
     "vocab_size",
     "max_seq_len",
     "pad_token_id",
+    "bos_token_id",
+    "eos_token_id",
     "input_size",
     "horizon",
     "sample_rate",
