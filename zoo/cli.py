@@ -126,6 +126,29 @@ class ZooCLI(LightningCLI):
         parser.add_argument(
             "--test_after_fit", type=bool, default=False, help="after fit, test the best checkpoint (fit only)"
         )
+        parser.add_argument(
+            "--init_from",
+            type=str | None,
+            default=None,
+            help="start from the weights of a pretrained directory, .safetensors or .ckpt (matching tensors only); "
+            "to resume a run instead, use --ckpt_path",
+        )
+
+    def before_fit(self) -> None:
+        source = self._get(self.config, "init_from")
+        if source:
+            from lightning.pytorch.utilities import rank_zero_info
+
+            from zoo.pretrained import init_weights
+
+            weights_only = self._get(self.config_init, "weights_only") is not False
+            report = init_weights(self.model, source, weights_only=weights_only)
+            rank_zero_info(
+                f"Initialised from {source}: {len(report['loaded'])} tensors loaded, "
+                f"{len(report['reinitialised']) + len(report['missing'])} new or re-initialised "
+                f"({', '.join((report['reinitialised'] + report['missing'])[:6])}), "
+                f"{len(report['unused'])} unused"
+            )
 
     def after_fit(self) -> None:
         if self._get(self.config, "test_after_fit"):
