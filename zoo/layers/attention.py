@@ -6,8 +6,11 @@
 - :class:`AdditiveAttention` (Bahdanau, Cho & Bengio 2015, arXiv:1409.0473): score vᵀ tanh(W_q q + W_k k).
 - :class:`AttentionPooling`: additive attention with a learned query, pooling a sequence to a
   vector (Yang et al. 2016, "Hierarchical Attention Networks"); weights returned for inspection.
+- :class:`KVCache`: the keys and values of past positions, so that autoregressive decoding
+  computes each new token's projections once (Pope et al. 2022, arXiv:2211.05102, §2).
 
-Masks follow SDPA's convention: boolean, ``True`` where a position takes part.
+Masks follow SDPA's convention: boolean, ``True`` where a position takes part. A float
+``attn_bias`` (T5's relative position bias, ALiBi ...) is added to the scores before the softmax.
 """
 
 from __future__ import annotations
@@ -16,12 +19,52 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["MultiHeadAttention", "AdditiveAttention", "AttentionPooling", "padding_mask"]
+__all__ = ["AdditiveAttention", "AttentionPooling", "KVCache", "MultiHeadAttention", "padding_mask"]
 
 
 def padding_mask(ids: Tensor, pad_token_id: int) -> Tensor:
     """``(B, T)`` token ids → ``(B, T)`` boolean, ``True`` at real tokens."""
     return ids != pad_token_id
+
+
+class KVCache:
+    """Keys and values of the positions seen so far, for one attention layer.
+
+    Buffers are allocated once at ``(B, heads, max_len, head_dim)``; :meth:`append` writes the new
+    positions after the old ones and returns views of everything written so far.
+
+    Args:
+        batch_size, num_heads, max_len, head_dim: buffer geometry.
+        device, dtype: where and how the keys and values are kept (the model's activations').
+    """
+
+    def __init__(
+        self,
+        batch_size: int,
+        num_heads: int,
+        max_len: int,
+        head_dim: int,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        shape = (batch_size, num_heads, max_len, head_dim)
+        self.k = torch.zeros(shape, device=device, dtype=dtype)
+        self.v = torch.zeros(shape, device=device, dtype=dtype)
+        self.length = 0
+
+    @property
+    def max_len(self) -> int:
+        return self.k.shape[2]
+
+    def append(self, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+        """Store ``k, v (B, heads, t, head_dim)``; return all keys and values ``(B, heads, length, head_dim)``."""
+        start, end = self.length, self.length + k.shape[2]
+        if end > self.max_len:
+            raise ValueError(f"KVCache holds {self.max_len} positions; {start} stored + {k.shape[2]} new do not fit")
+        self.k[:, :, start:end] = k
+        self.v[:, :, start:end] = v
+        self.length = end
+        return self.k[:, :, :end], self.v[:, :, :end]
 
 
 class MultiHeadAttention(nn.Module):
@@ -58,28 +101,42 @@ class MultiHeadAttention(nn.Module):
         key_mask: Tensor | None = None,
         causal: bool = False,
         attn_mask: Tensor | None = None,
+        attn_bias: Tensor | None = None,
+        cache: KVCache | None = None,
     ) -> Tensor:
         """``x (B, T, dim)``, ``context (B, S, context_dim)`` → ``(B, T, dim)``.
 
         Args:
             key_mask: ``(B, S)`` boolean, ``False`` at padded keys.
-            causal: each query sees only keys at or before its position (self-attention).
+            causal: each query sees only keys at or before its position (self-attention); with a
+                cache, the queries are the last ``T`` of the ``S`` positions.
             attn_mask: an extra ``(T, S)`` or ``(B, heads, T, S)`` boolean mask.
+            attn_bias: a float ``(heads, T, S)`` or ``(B, heads, T, S)`` added to the scores.
+            cache: self-attention only: the new keys/values are appended to it and the queries
+                attend over every cached position.
         """
         source = x if context is None else context
         q, k, v = self._heads(self.q(x)), self._heads(self.k(source)), self._heads(self.v(source))
+        if cache is not None:
+            k, v = cache.append(k, v)  # (B, heads, S, head_dim), S = cached + T
+        t, s = q.shape[-2], k.shape[-2]
         mask = attn_mask
         if key_mask is not None:
             keys = key_mask[:, None, None, :]  # (B, 1, 1, S)
             mask = keys if mask is None else mask & keys
-        if causal and mask is not None:  # SDPA takes is_causal or a mask, not both: fold causality in
-            t, s = q.shape[-2], k.shape[-2]
-            mask = mask & torch.ones(t, s, dtype=torch.bool, device=x.device).tril(s - t)
+        if causal and (mask is not None or attn_bias is not None or t != s):
+            # SDPA's is_causal aligns the triangle top-left and excludes a mask: fold causality in,
+            # aligned bottom-right so that the last query sees every key (decoding with a cache)
+            tri = torch.ones(t, s, dtype=torch.bool, device=x.device).tril(s - t)
+            mask = tri if mask is None else mask & tri
             causal = False
+        if attn_bias is not None:  # one float mask: the bias, -inf where the boolean mask forbids
+            bias = attn_bias.to(q.dtype)
+            mask = bias if mask is None else bias.masked_fill(~mask, float("-inf"))
         y = F.scaled_dot_product_attention(
             q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0, is_causal=causal
-        )
-        b, _, t, _ = y.shape
+        )  # (B, heads, T, head_dim)
+        b = y.shape[0]
         return self.out(y.transpose(1, 2).reshape(b, t, -1))
 
 

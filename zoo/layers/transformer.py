@@ -2,14 +2,27 @@
 T5 and the audio and time-series transformers.
 
 ``x + Attn(LN(x))``, then optionally ``x + CrossAttn(LN(x), context)`` (decoders), then
-``x + MLP(LN(x))`` with a GELU MLP of ``mlp_ratio × dim`` hidden units.
+``x + MLP(LN(x))`` with a GELU MLP of ``mlp_ratio × dim`` hidden units. ``norm="rmsnorm"`` uses
+RMSNorm (Zhang & Sennrich 2019, arXiv:1910.07467) as T5 does.
 """
 
 from __future__ import annotations
 
+from typing import Literal
+
 from torch import Tensor, nn
 
-from zoo.layers.attention import MultiHeadAttention
+from zoo.layers.attention import KVCache, MultiHeadAttention
+
+Norm = Literal["layernorm", "rmsnorm"]
+
+
+def _norm(kind: Norm, dim: int, eps: float) -> nn.Module:
+    if kind == "layernorm":
+        return nn.LayerNorm(dim, eps=eps)
+    if kind == "rmsnorm":
+        return nn.RMSNorm(dim, eps=eps)
+    raise ValueError(f"norm={kind!r} is not one of {Norm.__args__}")
 
 __all__ = ["MLP", "TransformerBlock"]
 
@@ -32,7 +45,8 @@ class TransformerBlock(nn.Module):
         attn_dropout: dropout on attention probabilities.
         cross_attention: add a cross-attention sub-layer over a ``context`` (decoder blocks).
         context_dim: width of that context (default ``dim``).
-        norm_eps: LayerNorm epsilon (1e-6 as in ViT; PyTorch's default is 1e-5).
+        norm_eps: normalisation epsilon (1e-6 as in ViT; PyTorch's LayerNorm default is 1e-5).
+        norm: ``layernorm`` or ``rmsnorm`` (T5).
     """
 
     def __init__(
@@ -45,15 +59,16 @@ class TransformerBlock(nn.Module):
         cross_attention: bool = False,
         context_dim: int | None = None,
         norm_eps: float = 1e-6,
+        norm: Norm = "layernorm",
     ) -> None:
         super().__init__()
-        self.norm1 = nn.LayerNorm(dim, eps=norm_eps)
+        self.norm1 = _norm(norm, dim, norm_eps)
         self.attn = MultiHeadAttention(dim, num_heads, attn_dropout)
         self.cross = None
         if cross_attention:
-            self.norm_cross = nn.LayerNorm(dim, eps=norm_eps)
+            self.norm_cross = _norm(norm, dim, norm_eps)
             self.cross = MultiHeadAttention(dim, num_heads, attn_dropout, context_dim=context_dim)
-        self.norm2 = nn.LayerNorm(dim, eps=norm_eps)
+        self.norm2 = _norm(norm, dim, norm_eps)
         self.mlp = MLP(dim, int(dim * mlp_ratio), dropout)
         self.drop = nn.Dropout(dropout)
 
@@ -64,9 +79,16 @@ class TransformerBlock(nn.Module):
         causal: bool = False,
         context: Tensor | None = None,
         context_mask: Tensor | None = None,
+        attn_bias: Tensor | None = None,
+        cache: KVCache | None = None,
     ) -> Tensor:
-        """``x (B, T, dim)`` → ``(B, T, dim)``; masks are boolean, ``True`` at real positions."""
-        x = x + self.drop(self.attn(self.norm1(x), key_mask=key_mask, causal=causal))
+        """``x (B, T, dim)`` → ``(B, T, dim)``; masks are boolean, ``True`` at real positions.
+
+        ``attn_bias`` (float, added to the self-attention scores) and ``cache`` (past keys and
+        values of the self-attention) are passed to :class:`MultiHeadAttention`.
+        """
+        h = self.attn(self.norm1(x), key_mask=key_mask, causal=causal, attn_bias=attn_bias, cache=cache)
+        x = x + self.drop(h)
         if self.cross is not None:
             if context is None:
                 raise ValueError("this block has cross-attention: pass context=")

@@ -1,0 +1,1 @@
+"""Text and sequence models: recurrent networks, attention encoders/decoders, language models."""
