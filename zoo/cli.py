@@ -48,8 +48,9 @@ DATA_ARGS = (
     "horizon",
     "sample_rate",
 )
-# Of those, the ones a datamodule can adapt to when only the model sets them (resize, convert, resample).
-ADAPTABLE_ARGS = ("in_channels", "image_size", "sample_rate", "max_seq_len")
+# Of those (and ``backbone``: a pretrained model whose tokenizer the text data must use), the ones a datamodule
+# can adapt to when only the model sets them (resize, convert, resample, tokenize).
+ADAPTABLE_ARGS = ("in_channels", "image_size", "sample_rate", "max_seq_len", "backbone")
 
 
 def _import(class_path: str) -> type:
