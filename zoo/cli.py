@@ -48,8 +48,9 @@ DATA_ARGS = (
     "horizon",
     "sample_rate",
 )
-# Of those, the ones a datamodule can adapt to when only the model sets them (resize, convert, resample).
-ADAPTABLE_ARGS = ("in_channels", "image_size", "sample_rate", "max_seq_len")
+# Of those (and ``backbone``: a pretrained model whose tokenizer the text data must use), the ones a datamodule
+# can adapt to when only the model sets them (resize, convert, resample, tokenize).
+ADAPTABLE_ARGS = ("in_channels", "image_size", "sample_rate", "max_seq_len", "backbone")
 
 
 def _import(class_path: str) -> type:
@@ -77,7 +78,14 @@ def link_data_args(config: Namespace) -> None:
                     f"model.{name}={wanted} and data.{name}={have} disagree; set one of them (the other follows)"
                 )
     data = instantiate_class((), {"class_path": config.data.class_path, "init_args": data_args.as_dict()})
-    for name, value in data.data_args().items():
+    found = data.data_args()
+    accepts = getattr(model_cls, "accepts", ())
+    if accepts and found.get("task") not in (None, *accepts):
+        raise ValueError(
+            f"{model_cls.__name__} handles {'/'.join(accepts)} data, but {data_cls.__name__} "
+            f"({getattr(data, 'source', 'its source')}) is a {found['task']} task"
+        )
+    for name, value in found.items():
         if name not in model_params or name not in DATA_ARGS:
             continue
         given = model_args.get(name)
