@@ -79,3 +79,13 @@ def test_learns_two_prefixed_tasks_and_decodes_them(t5: T5) -> None:
 def test_too_long_input_is_a_clear_error(t5: T5) -> None:
     with pytest.raises(ValueError, match="max_seq_len=16"):
         t5.encode(torch.ones(1, 17, dtype=torch.long))
+
+
+@pytest.mark.parametrize("temperature", [0.0, 0.9])
+def test_cached_decoding_equals_the_plain_loop(t5: T5, temperature: float) -> None:
+    src = torch.tensor([[5, 6, 7, 8, 0], [9, 10, 11, 12, 13]])
+    torch.manual_seed(3)
+    cached = t5.generate(src, max_new_tokens=10, temperature=temperature, top_k=6)
+    torch.manual_seed(3)
+    plain = t5.generate(src, max_new_tokens=10, temperature=temperature, top_k=6, use_cache=False)
+    assert torch.equal(cached, plain)

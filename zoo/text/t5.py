@@ -16,7 +16,8 @@ T5 here:
 
 Attention is ``F.scaled_dot_product_attention`` with the position bias as a float mask (the
 1/√d scaling is kept, where T5 folds it into the initialisation). Training is teacher forcing;
-``generate`` (from :class:`~zoo.tasks.Seq2Seq`) decodes greedily or by sampling, no beam search.
+``generate`` decodes greedily or by sampling (no beam search), with a key/value cache in the
+decoder's self-attention.
 The feed-forward layer is the zoo's GELU MLP (T5.1.1 uses a gated GELU).
 """
 
@@ -29,9 +30,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from zoo.layers.attention import KVCache
 from zoo.layers.transformer import TransformerBlock
 from zoo.registry import register_model
 from zoo.tasks import OptimArgs, Seq2Seq
+from zoo.tasks.language import sample_next
 from zoo.text.transformer import check_length
 
 __all__ = ["T5", "RelativePositionBias", "T5Net", "T5Stack", "relative_position_bucket"]
@@ -100,6 +103,13 @@ class T5Stack(nn.Module):
                       attn_bias=bias)  # fmt: skip
         return self.drop(self.norm(x))
 
+    def step(self, x: Tensor, caches: list[KVCache], context: Tensor, context_mask: Tensor) -> Tensor:
+        """Decoder only: the next position ``x (B, 1, dim)`` given the cached earlier ones → ``(B, 1, dim)``."""
+        bias = self.position_bias(1, caches[0].length + 1, x.device)  # (heads, 1, S): the last query's row
+        for block, cache in zip(self.blocks, caches, strict=True):
+            x = block(x, causal=True, context=context, context_mask=context_mask, attn_bias=bias, cache=cache)
+        return self.norm(x)
+
 
 class T5Net(nn.Module):
     """Shared embedding, encoder and decoder stacks; ``encode``/``decode`` as :class:`~zoo.tasks.Seq2Seq` needs."""
@@ -143,7 +153,20 @@ class T5Net(nn.Module):
         check_length(tgt_in, self.max_seq_len)
         # decoder inputs are BOS + target: right padding only follows real tokens, so the causal mask suffices
         hidden = self.decoder(self.shared(tgt_in), key_mask=None, context=memory, context_mask=src != self.pad_token_id)
+        return self._logits(hidden)
+
+    def _logits(self, hidden: Tensor) -> Tensor:
         return F.linear(hidden * self.dim**-0.5, self.shared.weight)  # tied output layer
+
+    def decode_step(self, memory: Tensor, src: Tensor, token: Tensor, caches: list[KVCache]) -> Tensor:
+        """Logits ``(B, vocab_size)`` after ``token (B, 1)``, the decoder's earlier positions being in ``caches``."""
+        hidden = self.decoder.step(self.shared(token), caches, memory, src != self.pad_token_id)
+        return self._logits(hidden)[:, -1]
+
+    def new_caches(self, batch_size: int, max_len: int, device: torch.device, dtype: torch.dtype) -> list[KVCache]:
+        """One empty self-attention :class:`KVCache` per decoder block."""
+        attn = self.decoder.blocks[0].attn
+        return [KVCache(batch_size, attn.num_heads, max_len, attn.head_dim, device, dtype) for _ in self.decoder.blocks]
 
 
 class T5(Seq2Seq):
@@ -185,6 +208,38 @@ class T5(Seq2Seq):
 
     def decode(self, memory: Tensor, src: Tensor, tgt_in: Tensor) -> Tensor:
         return self.net.decode(memory, src, tgt_in)
+
+    @torch.no_grad()
+    def generate(
+        self,
+        src: Tensor,
+        max_new_tokens: int | None = None,
+        temperature: float = 0.0,
+        top_k: int | None = None,
+        use_cache: bool = True,
+    ) -> Tensor:
+        """Target ids ``(B, 1 + n)`` from BOS, greedy (``temperature=0``) or sampled; padded after EOS.
+
+        With ``use_cache`` the decoder keeps its self-attention keys and values, so each new token
+        costs one position of work (the base class re-reads the whole prefix every step).
+        """
+        if not use_cache:
+            return super().generate(src, max_new_tokens, temperature, top_k)
+        steps = min(max_new_tokens or self.max_seq_len, self.max_seq_len)
+        memory = self.encode(src)
+        b, device = src.shape[0], src.device
+        caches = self.net.new_caches(b, steps, device, memory.dtype)
+        out = torch.full((b, 1), self.bos_token_id, dtype=torch.long, device=device)
+        done = torch.zeros(b, dtype=torch.bool, device=device)
+        for _ in range(steps):
+            logits = self.net.decode_step(memory, src, out[:, -1:], caches)  # (B, V)
+            nxt = sample_next(logits.float(), temperature, top_k).squeeze(1)
+            nxt = torch.where(done, torch.full_like(nxt, self.pad_token_id), nxt)
+            out = torch.cat([out, nxt[:, None]], dim=1)
+            done |= nxt == self.eos_token_id
+            if done.all():
+                break
+        return out
 
 
 _REF = "Raffel et al. 2020, arXiv:1910.10683"
