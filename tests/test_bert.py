@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from lightning.pytorch import Callback
 
 from zoo.pretrained import init_weights
 from zoo.tasks.language import IGNORE
@@ -83,3 +84,48 @@ def test_fine_tune_starts_from_the_pretrained_encoder(tmp_path) -> None:
     assert all(torch.equal(state[k], v) for k, v in fresh_head.items())
     assert report["unused"] and all(k.startswith("net.transform") or k == "net.decoder_bias" for k in report["unused"])
     assert not report["reinitialised"]  # ... and the MLM head is left behind
+
+
+class _StartWeights(Callback):
+    """The model's weights when training starts (after --init_from was applied)."""
+
+    def __init__(self) -> None:
+        self.state: dict[str, torch.Tensor] = {}
+
+    def on_train_start(self, trainer, pl_module) -> None:  # noqa: ANN001
+        self.state = {k: v.detach().clone() for k, v in pl_module.state_dict().items()}
+
+
+def test_pretrain_then_fine_tune_through_the_cli(tmp_path) -> None:
+    import yaml
+    from safetensors.torch import load_file
+
+    from zoo.cli import ZooCLI, cli_main
+
+    words = "the king said that a rose by any other name would smell as sweet and the queen replied ".split()
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(" ".join(words[i % len(words)] for i in range(3000)))
+    rows = ["text,label"] + [f"{words[i % 17]} {words[(i * 7) % 17]},{'ab'[i % 2]}" for i in range(60)]
+    (tmp_path / "labels.csv").write_text("\n".join(rows))
+    quiet = ["--trainer.logger=false", "--trainer.enable_progress_bar=false", "--trainer.accelerator=cpu"]
+    cli_main(["fit", "--config", "configs/text/bert_pretrain.yaml", f"--data.path={corpus}", "--data.batch_size=8",
+              "--data.windows_per_epoch=16", "--trainer.max_steps=2", f"--trainer.default_root_dir={tmp_path / 'pre'}",
+              *quiet])  # fmt: skip
+    export = tmp_path / "pre" / "pretrained"
+    assert (export / "model.safetensors").is_file()
+
+    start = _StartWeights()
+    cli = ZooCLI(
+        args=["fit", "--config", "configs/text/bert_finetune.yaml", f"--data.path={tmp_path / 'labels.csv'}",
+              f"--init_from={export}", f"--data.tokenizer={export}",
+              "--data.batch_size=8", "--trainer.max_steps=1", "--trainer.limit_val_batches=1",
+              f"--trainer.default_root_dir={tmp_path / 'fine'}", *quiet],
+        trainer_defaults={"callbacks": [start]},
+    )  # fmt: skip
+    pretrained = load_file(export / "model.safetensors")
+    encoder = [k for k in start.state if k.startswith("net.encoder.")]
+    assert encoder and all(torch.equal(start.state[k], pretrained[k]) for k in encoder)
+    assert not any(k in pretrained for k in start.state if not k.startswith("net.encoder."))  # pooler, head: new
+    # the classification text was read with the pretraining's vocabulary: the same ids for the same characters
+    pretraining_card = yaml.safe_load((export / "config.yaml").read_text())["data"]
+    assert cli.datamodule.card["tokenizer"] == pretraining_card["tokenizer"]

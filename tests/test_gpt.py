@@ -86,3 +86,15 @@ def test_learns_a_repeating_sequence() -> None:
     model.eval()
     out = model.generate(torch.tensor([[1, 2, 1, 3]]), 12, temperature=0.0)
     assert out[0].tolist() == pattern.repeat(2).tolist()
+
+
+def test_generate_text_goes_through_the_cards_tokenizer() -> None:
+    from datamodules.tokenizers import CharTokenizer
+
+    tokenizer = CharTokenizer.fit(["abcdefgh ijkl"])
+    model = GPT(dim=32, depth=1, num_heads=4, vocab_size=tokenizer.vocab_size, max_seq_len=12)
+    model.data_card = {"tokenizer": tokenizer.to_card()}
+    text = model.generate_text("abc", max_new_tokens=6, temperature=0.0)
+    ids = model.generate(torch.tensor([tokenizer.encode("abc")]), 6, temperature=0.0)
+    assert text == tokenizer.decode(ids[0].tolist()) and text.startswith("abc")
+    assert model.training  # generate_text switched to eval mode and back
