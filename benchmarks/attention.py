@@ -105,7 +105,8 @@ def worker(impl: str, seq_len: int, batch: int, warmup: int, steps: int, device:
 def measure(impl: str, seq_len: int, args: argparse.Namespace) -> dict:
     batch = max(1, args.tokens // seq_len)
     cmd = [sys.executable, __file__, "--worker", impl, str(seq_len), str(batch), "--device", args.device,
-           "--warmup", str(args.warmup), "--steps", str(args.steps)] + (["--threads", str(args.threads)] if args.threads else [])  # fmt: skip
+           "--warmup", str(args.warmup), "--steps", str(args.steps)]  # fmt: skip
+    cmd += ["--threads", str(args.threads)] if args.threads else []
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     if done.returncode:
         tail = (done.stderr or done.stdout).strip().splitlines()[-3:]

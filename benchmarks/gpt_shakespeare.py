@@ -25,7 +25,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -33,11 +32,8 @@ sys.path.insert(0, str(ROOT))
 from lightning.pytorch import Callback, LightningModule, Trainer  # noqa: E402
 
 # ../shared/data beside the checkout (or beside the folder of worktrees holding it)
-DATA = next(
-    (p for p in (ROOT.parent / "shared/data/tinyshakespeare.txt", ROOT.parent.parent / "shared/data/tinyshakespeare.txt")
-     if p.is_file()),
-    ROOT.parent / "shared/data/tinyshakespeare.txt",
-)  # fmt: skip
+_CANDIDATES = [base / "shared/data/tinyshakespeare.txt" for base in (ROOT.parent, ROOT.parent.parent)]
+DATA = next((p for p in _CANDIDATES if p.is_file()), _CANDIDATES[0])
 REFERENCES = {
     "nanoGPT, A100 (its README)": "val 1.4697 after ~180 s",
     "plain PyTorch loop, H200": "val 1.50 at 16.6 s; best 1.461 at 26 s (step 2000); 1.67 at step 5000",
@@ -110,7 +106,8 @@ def main() -> None:
     print("\nGPT, character-level tiny Shakespeare, through train.py's CLI")
     print(f"{'step':>6} {'train s':>9} {'wall s':>9} {'val/loss':>9}")
     for step, train_s, wall_s, loss in clock.rows:
-        print(f"{step:6d} {train_s:9.1f} {wall_s:9.1f} {loss:9.4f}{'  <- best' if (step, loss) == (best[0], best[3]) else ''}")
+        mark = "  <- best" if (step, loss) == (best[0], best[3]) else ""
+        print(f"{step:6d} {train_s:9.1f} {wall_s:9.1f} {loss:9.4f}{mark}")
     print(f"\nbest: val/loss {best[3]:.4f} at step {best[0]} after {best[1]:.1f} s of training "
           f"(last: {clock.rows[-1][3]:.4f} at step {clock.rows[-1][0]})")
     print(f"kept checkpoint: {ckpt.best_model_path} (val/loss {float(ckpt.best_model_score):.4f})")

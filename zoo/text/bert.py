@@ -149,7 +149,9 @@ class BertPretraining(MaskedLM):
     ) -> None:
         super().__init__(vocab_size, max_seq_len, pad_token_id, **optim)
         self.save_hyperparameters()
-        encoder = BertEncoder(self.vocab_size, self.max_seq_len, dim, depth, num_heads, mlp_ratio, dropout, type_vocab_size)
+        encoder = BertEncoder(
+            self.vocab_size, self.max_seq_len, dim, depth, num_heads, mlp_ratio, dropout, type_vocab_size
+        )
         self.net = BertMLMNet(encoder, pad_token_id)
 
     def forward(self, ids: Tensor, token_type_ids: Tensor | None = None) -> Tensor:
@@ -184,7 +186,9 @@ class BertClassifier(TextClassifier):
     ) -> None:
         super().__init__(vocab_size, max_seq_len, pad_token_id, num_classes, task, label_smoothing, **optim)
         self.save_hyperparameters()
-        encoder = BertEncoder(self.vocab_size, self.max_seq_len, dim, depth, num_heads, mlp_ratio, dropout, type_vocab_size)
+        encoder = BertEncoder(
+            self.vocab_size, self.max_seq_len, dim, depth, num_heads, mlp_ratio, dropout, type_vocab_size
+        )
         self.net = BertClassifierNet(encoder, self.pad_token_id, self.num_outputs, dropout, pooling)
 
 

@@ -99,7 +99,9 @@ class TransformerClassifierNet(nn.Module):
     ) -> None:
         super().__init__()
         self.pad_token_id, self.pooling = pad_token_id, pooling
-        self.encoder = TransformerEncoder(vocab_size, max_seq_len, pad_token_id, dim, depth, num_heads, mlp_ratio, dropout)
+        self.encoder = TransformerEncoder(
+            vocab_size, max_seq_len, pad_token_id, dim, depth, num_heads, mlp_ratio, dropout
+        )
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(dim, num_outputs))
 
     def forward(self, ids: Tensor) -> Tensor:
