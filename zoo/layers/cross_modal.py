@@ -25,7 +25,7 @@ __all__ = ["CrossModalAttention", "as_patches", "sincos_2d"]
 
 
 def sincos_2d(height: int, width: int, dim: int, device: torch.device | None = None) -> Tensor:
-    """``(height·width, dim)`` fixed positions, row-major: the row's sin/cos in the first half, the column's in the second."""
+    """``(height·width, dim)`` fixed positions, row-major: the row's sin/cos, then the column's."""
     if dim % 4:
         raise ValueError(f"2-D sine-cosine positions need a width divisible by 4, got {dim}")
     quarter = dim // 4
