@@ -30,7 +30,7 @@ def test_cached_decoding_equals_the_full_causal_pass() -> None:
     block = TransformerBlock(24, 3).eval()
     x = torch.randn(2, 9, 24)
     full = block(x, causal=True)
-    cache = KVCache(2, 3, 16, 8)
+    cache = KVCache(16)
     # a prompt of 4 positions at once, then one position at a time
     parts = [block(x[:, :4], causal=True, cache=cache)]
     parts += [block(x[:, t : t + 1], causal=True, cache=cache) for t in range(4, 9)]
@@ -39,7 +39,7 @@ def test_cached_decoding_equals_the_full_causal_pass() -> None:
 
 
 def test_cache_overflow_is_an_error() -> None:
-    cache = KVCache(1, 2, 4, 8)
+    cache = KVCache(4)
     cache.append(torch.zeros(1, 2, 3, 8), torch.zeros(1, 2, 3, 8))
     with pytest.raises(ValueError, match="holds 4 positions"):
         cache.append(torch.zeros(1, 2, 2, 8), torch.zeros(1, 2, 2, 8))
@@ -52,7 +52,7 @@ def test_causal_query_block_is_aligned_bottom_right() -> None:
     for lin in (layer.q, layer.k, layer.v, layer.out):
         torch.nn.init.eye_(lin.weight)
         torch.nn.init.zeros_(lin.bias)
-    cache = KVCache(1, 1, 8, 4)
+    cache = KVCache(8)
     cache.append(k[:, :, :3], v[:, :, :3])
     # identity projections: x holds the queries, which are also the new keys and values
     x = q[:, 0]
@@ -67,3 +67,9 @@ def test_rmsnorm_blocks() -> None:
     assert isinstance(block.norm1, torch.nn.RMSNorm)
     with pytest.raises(ValueError, match="norm='batch'"):
         TransformerBlock(8, 2, norm="batch")
+
+
+def test_cache_takes_the_dtype_of_what_it_stores() -> None:
+    cache = KVCache(4)
+    k, v = cache.append(torch.ones(1, 2, 1, 8, dtype=torch.bfloat16), torch.ones(1, 2, 1, 8, dtype=torch.bfloat16))
+    assert k.dtype == v.dtype == torch.bfloat16 and k.shape == (1, 2, 1, 8)

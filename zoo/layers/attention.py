@@ -30,37 +30,29 @@ def padding_mask(ids: Tensor, pad_token_id: int) -> Tensor:
 class KVCache:
     """Keys and values of the positions seen so far, for one attention layer.
 
-    Buffers are allocated once at ``(B, heads, max_len, head_dim)``; :meth:`append` writes the new
-    positions after the old ones and returns views of everything written so far.
+    The buffers ``(B, heads, max_len, head_dim)`` are allocated at the first :meth:`append`, with
+    the shape, dtype and device of the keys it receives (so a cache follows autocast); each append
+    writes the new positions after the old ones and returns views of everything written so far.
 
     Args:
-        batch_size, num_heads, max_len, head_dim: buffer geometry.
-        device, dtype: where and how the keys and values are kept (the model's activations').
+        max_len: the most positions the cache holds.
     """
 
-    def __init__(
-        self,
-        batch_size: int,
-        num_heads: int,
-        max_len: int,
-        head_dim: int,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-    ) -> None:
-        shape = (batch_size, num_heads, max_len, head_dim)
-        self.k = torch.zeros(shape, device=device, dtype=dtype)
-        self.v = torch.zeros(shape, device=device, dtype=dtype)
+    def __init__(self, max_len: int) -> None:
+        self.max_len = max_len
         self.length = 0
-
-    @property
-    def max_len(self) -> int:
-        return self.k.shape[2]
+        self.k: Tensor | None = None
+        self.v: Tensor | None = None
 
     def append(self, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
         """Store ``k, v (B, heads, t, head_dim)``; return all keys and values ``(B, heads, length, head_dim)``."""
         start, end = self.length, self.length + k.shape[2]
         if end > self.max_len:
             raise ValueError(f"KVCache holds {self.max_len} positions; {start} stored + {k.shape[2]} new do not fit")
+        if self.k is None or self.v is None:
+            b, heads, _, head_dim = k.shape
+            self.k = k.new_zeros(b, heads, self.max_len, head_dim)
+            self.v = v.new_zeros(b, heads, self.max_len, v.shape[-1])
         self.k[:, :, start:end] = k
         self.v[:, :, start:end] = v
         self.length = end

@@ -67,10 +67,9 @@ class GPTNet(nn.Module):
             for proj in (block.attn.out, block.mlp[3]):
                 nn.init.normal_(proj.weight, std=0.02 / (2 * depth) ** 0.5)
 
-    def new_caches(self, batch_size: int, device: torch.device, dtype: torch.dtype) -> list[KVCache]:
+    def new_caches(self) -> list[KVCache]:
         """One empty :class:`KVCache` per block, ``max_seq_len`` positions long."""
-        head_dim = self.embed.embedding_dim // self.num_heads
-        return [KVCache(batch_size, self.num_heads, self.max_seq_len, head_dim, device, dtype) for _ in self.blocks]
+        return [KVCache(self.max_seq_len) for _ in self.blocks]
 
     def forward(self, ids: Tensor, caches: list[KVCache] | None = None) -> Tensor:
         check_length(ids, self.max_seq_len)
@@ -134,7 +133,7 @@ class GPT(CausalLM):
             return super().generate(ids, max_new_tokens, temperature, top_k)
         if ids.shape[1] == 0:
             raise ValueError("generate needs a prompt of at least one token")
-        caches = self.net.new_caches(ids.shape[0], ids.device, self.net.embed.weight.dtype)
+        caches = self.net.new_caches()
         logits = self.net(ids[:, -self.max_seq_len :], caches)[:, -1]  # (B, V)
         for step in range(max_new_tokens):
             ids = torch.cat([ids, sample_next(logits.float(), temperature, top_k)], dim=1)

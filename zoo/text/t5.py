@@ -163,10 +163,9 @@ class T5Net(nn.Module):
         hidden = self.decoder.step(self.shared(token), caches, memory, src != self.pad_token_id)
         return self._logits(hidden)[:, -1]
 
-    def new_caches(self, batch_size: int, max_len: int, device: torch.device, dtype: torch.dtype) -> list[KVCache]:
-        """One empty self-attention :class:`KVCache` per decoder block."""
-        attn = self.decoder.blocks[0].attn
-        return [KVCache(batch_size, attn.num_heads, max_len, attn.head_dim, device, dtype) for _ in self.decoder.blocks]
+    def new_caches(self, max_len: int) -> list[KVCache]:
+        """One empty self-attention :class:`KVCache` per decoder block, ``max_len`` positions long."""
+        return [KVCache(max_len) for _ in self.decoder.blocks]
 
 
 class T5(Seq2Seq):
@@ -228,7 +227,7 @@ class T5(Seq2Seq):
         steps = min(max_new_tokens or self.max_seq_len, self.max_seq_len)
         memory = self.encode(src)
         b, device = src.shape[0], src.device
-        caches = self.net.new_caches(b, steps, device, memory.dtype)
+        caches = self.net.new_caches(steps)
         out = torch.full((b, 1), self.bos_token_id, dtype=torch.long, device=device)
         done = torch.zeros(b, dtype=torch.bool, device=device)
         for _ in range(steps):
