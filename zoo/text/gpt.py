@@ -9,8 +9,8 @@ N(0, 0.02), residual output projections scaled by 1/√(2·depth). Generation ke
 cache per block so each new token costs one position's work; once the context window is full it
 slides, and every step re-reads the last ``max_seq_len`` tokens (as nanoGPT's ``generate``).
 
-The sizes follow minGPT's presets (nano, micro) and nanoGPT's Shakespeare-character recipe
-(6 layers, 6 heads, 384 wide).
+The presets follow minGPT's sizes (nano, micro); ``configs/text/gpt_shakespeare.yaml`` builds
+nanoGPT's Shakespeare-character model (6 layers, 6 heads, 384 wide).
 """
 
 from __future__ import annotations
@@ -177,6 +177,3 @@ register_model("gpt_nano", GPT, dict(dim=48, depth=3, num_heads=3, **_LM), modal
                reference=_REF, config="configs/text/gpt_nano.yaml", test_overrides=_SMALL)
 register_model("gpt_micro", GPT, dict(dim=128, depth=4, num_heads=4, **_LM), modality="text", task="causal_lm",
                reference=_REF, config="configs/text/gpt_shakespeare_cpu.yaml", test_overrides=_SMALL)
-register_model("gpt_6l_384", GPT, dict(dim=384, depth=6, num_heads=6, dropout=0.2, **_LM), modality="text",
-               task="causal_lm", reference=_REF + "; recipe: nanoGPT shakespeare_char",
-               config="configs/text/gpt_shakespeare.yaml", test_overrides=_SMALL)

@@ -217,7 +217,7 @@ class T5(Seq2Seq):
         top_k: int | None = None,
         use_cache: bool = True,
     ) -> Tensor:
-        """Target ids ``(B, 1 + n)`` from BOS, greedy (``temperature=0``) or sampled; padded after EOS.
+        """Target ids ``(B, 1 + n)`` (n ≤ max_seq_len) from BOS, greedy or sampled; padded after EOS.
 
         With ``use_cache`` the decoder keeps its self-attention keys and values, so each new token
         costs one position of work (the base class re-reads the whole prefix every step).
