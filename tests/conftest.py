@@ -13,6 +13,10 @@ os.environ.setdefault("WANDB_MODE", "offline")  # the tests never talk to a serv
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # one thread per worker: with `-n 2` on two cores, two threads each would oversubscribe the CPU
+    torch.set_num_threads(1)
+
 
 @pytest.fixture(autouse=True)
 def _seed() -> None:
