@@ -50,16 +50,22 @@ ROOT = Path(__file__).resolve().parent.parent
 GENERATIVE_TASKS = ("gan", "autoencoder", "vae")
 
 
-def train_judge(out: Path, epochs: int) -> tuple[Any, float, float]:
-    """LeNet-5 on the digits' training split: (model, test accuracy, seconds)."""
+def train_judge(out: Path, epochs: int, reuse: bool) -> tuple[Any, float, float]:
+    """LeNet-5 on the digits' training split: (model, test accuracy, seconds); saved in ``<out>/judge``."""
     L.seed_everything(0, verbose=False)
     start = time.time()
     data = ImageDataModule(dataset="digits", image_size=32, in_channels=1, batch_size=32)
-    judge = zoo.create_model("lenet5", activation="relu", pool="max", lr=3e-3)
+    saved = out / "judge" / "pretrained"
     trainer = L.Trainer(max_epochs=epochs, accelerator="cpu", devices=1, default_root_dir=str(out / "judge"),
                         logger=False, enable_checkpointing=False, enable_progress_bar=False,
                         enable_model_summary=False)
-    trainer.fit(judge, datamodule=data)
+    if reuse and saved.is_dir():
+        judge = zoo.load_pretrained(saved)
+        print(f"reusing the judge saved in {saved}")
+    else:
+        judge = zoo.create_model("lenet5", activation="relu", pool="max", lr=3e-3)
+        trainer.fit(judge, datamodule=data)
+        judge.save_pretrained(saved)
     accuracy = trainer.test(judge, datamodule=data, verbose=False)[0]["test/acc"]
     return judge.eval(), accuracy, time.time() - start
 
@@ -117,6 +123,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=None, help="override every recipe's max_epochs")
     parser.add_argument("--judge-epochs", type=int, default=30)
     parser.add_argument("--k", type=int, default=200, help="importance samples for log p(x) (VAEs)")
+    parser.add_argument("--reuse-judge", action="store_true", help="reuse the judge saved in <out>/judge")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "generative_quality")
     parser.add_argument("--inception-fid", action="store_true", help="also torchmetrics' Inception FID (network)")
@@ -125,7 +132,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     total = time.time()
 
-    judge_model, accuracy, seconds = train_judge(args.out, args.judge_epochs)
+    judge_model, accuracy, seconds = train_judge(args.out, args.judge_epochs, args.reuse_judge)
     judge = ClassifierFeatures(judge_model)
     print(f"judge: LeNet-5 on the digits' training split, test accuracy {accuracy:.4f} ({seconds:.0f} s)\n")
 
