@@ -12,8 +12,12 @@
    classes covered, the Fréchet distance to the test images in the judge's feature space; see
    :mod:`zoo.generative.quality`). Autoencoders and VAEs also report the test reconstruction loss
    and MSE; VAEs the test ELBO and an importance-weighted estimate of log p(x) with ``k`` samples.
-4. Reference rows: the real test images (their Fréchet distance is to as many real *training*
-   images: the floor a perfect generator reaches at this sample size) and uniform noise.
+4. References: the real test images (their Fréchet distance is to as many real *training*
+   images: the floor a perfect generator reaches at this sample size) and uniform noise; for the
+   likelihoods, ``indep``: every pixel an independent Bernoulli at its training mean (no latent).
+
+``--reuse-judge`` reuses the judge saved by an earlier run in the same ``--out``; ``--cli`` passes
+more ``train.py`` arguments to every recipe (``--cli "--data.batch_size=32"``).
 
 Everything is written under ``--out`` (default ``runs/generative_quality``); nothing is cached elsewhere.
 Likelihoods are in nats per image; with the Bernoulli likelihood on grey-level (not binarised) pixels
@@ -23,6 +27,7 @@ they are not densities and do not compare with binarised-MNIST figures from pape
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -77,13 +82,14 @@ def digits(size: int, channels: int) -> dict[str, torch.Tensor]:
     return {name: data.splits[name][0].float() / 255 for name in ("train", "test")}
 
 
-def fit_recipe(name: str, out: Path, epochs: int | None) -> tuple[Any, float, str]:
+def fit_recipe(name: str, out: Path, epochs: int | None, extra: list[str]) -> tuple[Any, float, str]:
     """Fit the registered model's recipe; (the best checkpoint's model, seconds, checkpoint name)."""
     card = zoo.get_card(name)
     args = ["fit", "--config", str(ROOT / card.config), f"--trainer.default_root_dir={out / name}",
             "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false", "--test_after_fit=false"]
     if epochs is not None:
         args.append(f"--trainer.max_epochs={epochs}")
+    args += extra
     start = time.time()
     cli = cli_main(args)
     seconds = time.time() - start
@@ -97,13 +103,17 @@ def to_data_space(model: Any, pixels: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def likelihoods(model: Any, test: torch.Tensor, k: int) -> dict[str, float]:
-    """Test reconstruction NLL and MSE; for VAEs the ELBO and the importance-weighted log p(x)."""
+def likelihoods(model: Any, train: torch.Tensor, test: torch.Tensor, k: int) -> dict[str, float]:
+    """Test reconstruction NLL and MSE, the independent-pixel log-likelihood; for VAEs the ELBO and
+    the importance-weighted log p(x)."""
     x = to_data_space(model, test)
     recon = torch.cat([model.reconstruct(c) for c in x.split(256)])
     logits = torch.cat([model.net.decoder(model.encode(c)) for c in x.split(256)])
     row = {"rec_nll": float(model.reconstruction_nll(logits, test).mean()),
            "mse": float((recon - test).pow(2).mean())}
+    if model.likelihood == "bernoulli":  # the reference: independent Bernoulli pixels at their training means
+        mean = train.mean(0, keepdim=True).clamp(1e-6, 1 - 1e-6)
+        row["indep"] = float((test * mean.log() + (1 - test) * (1 - mean).log()).flatten(1).sum(1).mean())
     if isinstance(model, VAE):
         torch.manual_seed(0)
         row["elbo"] = float(torch.cat([model.elbo(c) for c in x.split(256)]).mean())
@@ -121,6 +131,7 @@ def main() -> None:
     names = [n for n in zoo.list_models(modality="image") if zoo.get_card(n).task in GENERATIVE_TASKS]
     parser.add_argument("--models", nargs="+", default=names, choices=names)
     parser.add_argument("--epochs", type=int, default=None, help="override every recipe's max_epochs")
+    parser.add_argument("--cli", default="", help='more train.py arguments for every recipe, e.g. "--model.lr=1e-3"')
     parser.add_argument("--judge-epochs", type=int, default=30)
     parser.add_argument("--k", type=int, default=200, help="importance samples for log p(x) (VAEs)")
     parser.add_argument("--reuse-judge", action="store_true", help="reuse the judge saved in <out>/judge")
@@ -144,13 +155,13 @@ def main() -> None:
     rows.append({"model": "uniform noise", **score(judge, noise, splits["test"])})
     fids: dict[str, float] = {}
     for name in args.models:
-        model, seconds, ckpt = fit_recipe(name, args.out, args.epochs)
+        model, seconds, ckpt = fit_recipe(name, args.out, args.epochs, shlex.split(args.cli))
         split = digits(model.image_size, model.in_channels)
         samples = model.sample(n, generator=torch.Generator().manual_seed(0))
         row: dict[str, Any] = {"model": name, "params": sum(p.numel() for p in model.parameters()),
                                "ckpt": ckpt, "fit_s": seconds, **score(judge, samples, split["test"])}
         if isinstance(model, AutoencoderBase):
-            row.update(likelihoods(model, split["test"], args.k))
+            row.update(likelihoods(model, split["train"], split["test"], args.k))
         rows.append(row)
         if args.inception_fid:
             try:
@@ -176,6 +187,7 @@ COLUMNS = [  # key, header, width, format
     ("ckpt", "checkpoint", -26, "s"), ("confidence", "conf", 6, ".3f"), ("classes_covered", "classes", 7, "d"),
     ("min_class_share", "min sh", 6, ".2f"), ("frechet", "Fréchet", 8, ".2f"), ("rec_nll", "rec nll", 8, ".2f"),
     ("mse", "mse", 7, ".4f"), ("elbo", "ELBO", 8, ".2f"), ("log_px", "log p(x)", 9, ".2f"),
+    ("indep", "indep", 8, ".2f"),
 ]
 
 
@@ -186,6 +198,7 @@ def print_table(rows: list[dict[str, Any]], k: int) -> None:
         return text.ljust(-width) if width < 0 else text.rjust(width)
 
     print("\n" + " ".join(cell(head, w, "s") for _, head, w, _ in COLUMNS) + f"   (log p(x): k={k})")
+    print("  indep: log-likelihood of the test images under independent Bernoulli pixels (train means)")
     for row in rows:
         print(" ".join(cell(row.get(key), w, fmt) for key, _, w, fmt in COLUMNS))
 

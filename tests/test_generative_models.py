@@ -65,6 +65,16 @@ def test_generator_step_goes_through_the_updated_discriminator(tmp_path: Any, mo
     assert seen and not torch.equal(seen[0], start)  # the training step: D had already stepped
 
 
+@pytest.mark.parametrize("scheduler", ["exponential", "cosine"])
+def test_gan_steps_its_schedulers(scheduler: str, tmp_path: Any) -> None:
+    # manual optimisation: Lightning leaves the schedulers to the model
+    model = tiny_gan(scheduler=scheduler, gamma=0.5, min_lr=1e-5)
+    trainer = Trainer(**trainer_kwargs(tmp_path, max_epochs=2, limit_val_batches=0))
+    trainer.fit(model, datamodule=ExampleDataModule(model, batch_size=8))
+    expected = 2e-4 * 0.5**2 if scheduler == "exponential" else 1e-5  # per epoch / to min_lr over the steps
+    assert [opt.param_groups[0]["lr"] for opt in trainer.optimizers] == pytest.approx([expected] * 2)
+
+
 def test_gan_losses_are_the_textbook_formulas() -> None:
     model = tiny_gan()
     real, fake = torch.randn(6), torch.randn(6)
