@@ -16,8 +16,8 @@ from callbacks import ImagePredictionWriter, SampleGrids
 from tests.conftest import trainer_kwargs
 from tests.examples import ExampleDataModule
 from zoo.cli import cli_main
-from zoo.generative.gan import MLPGAN
 from zoo.generative.autoencoder import MLPVAE
+from zoo.generative.gan import MLPGAN
 from zoo.loggers import WandbLogger
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs" / "generative"

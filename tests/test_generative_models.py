@@ -15,7 +15,7 @@ import zoo
 from datamodules import ImageDataModule
 from tests.conftest import trainer_kwargs
 from tests.examples import ExampleDataModule
-from zoo.generative.autoencoder import ConvAutoencoder, MLPAutoencoder, MLPVAE
+from zoo.generative.autoencoder import MLPVAE, ConvAutoencoder, MLPAutoencoder
 from zoo.generative.dcgan import DCGAN, DCGANDiscriminator, DCGANGenerator
 from zoo.generative.gan import MLPGAN
 from zoo.tasks.generative import latent_path
