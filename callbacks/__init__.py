@@ -5,4 +5,4 @@ from callbacks.performance import ChannelsLast, MatmulPrecision
 from callbacks.predictions import PredictionWriter
 from callbacks.samples import ImagePredictionWriter, SampleGrids
 
-__all__ = ["ChannelsLast", "ExportBest", "ImagePredictionWriter", "MatmulPrecision", "PredictionWriter", "SampleGrids"]
+__all__ = ["ExportBest", "PredictionWriter", "ChannelsLast", "MatmulPrecision", "SampleGrids", "ImagePredictionWriter"]
