@@ -1,8 +1,21 @@
 """Callbacks the curriculum and the users need."""
 
+from callbacks.confusion import ConfusionMatrix
 from callbacks.export import ExportBest
+from callbacks.monitoring import GradientMonitor, NonFiniteGuard, NonFiniteLossError
 from callbacks.performance import ChannelsLast, MatmulPrecision
 from callbacks.predictions import PredictionWriter
 from callbacks.samples import ImagePredictionWriter, SampleGrids
 
-__all__ = ["ExportBest", "PredictionWriter", "ChannelsLast", "MatmulPrecision", "SampleGrids", "ImagePredictionWriter"]
+__all__ = [
+    "ChannelsLast",
+    "ConfusionMatrix",
+    "ExportBest",
+    "GradientMonitor",
+    "ImagePredictionWriter",
+    "MatmulPrecision",
+    "NonFiniteGuard",
+    "NonFiniteLossError",
+    "PredictionWriter",
+    "SampleGrids",
+]

@@ -24,7 +24,7 @@ import torch
 import yaml
 from lightning.pytorch import LightningModule
 
-__all__ = ["save_pretrained", "load_pretrained", "load_checkpoint", "UntrustedCheckpointError"]
+__all__ = ["save_pretrained", "load_pretrained", "load_checkpoint", "init_weights", "UntrustedCheckpointError"]
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.yaml"
@@ -185,3 +185,38 @@ def _class_path_of(ckpt: dict[str, Any]) -> str:
         return ckpt["zoo"]["class_path"]
     except KeyError:
         raise ValueError("the checkpoint names no model class (not written by a zoo model)") from None
+
+
+def _read_state(source: str | Path, weights_only: bool) -> dict[str, torch.Tensor]:
+    path = Path(source)
+    if path.suffix == ".ckpt":
+        return load_checkpoint(path, weights_only=weights_only)["state_dict"]
+    from safetensors.torch import load_file
+
+    weights = path if path.suffix == ".safetensors" else path / WEIGHTS_NAME
+    if not weights.is_file():
+        raise FileNotFoundError(f"no {WEIGHTS_NAME} at {path}: expected a pretrained directory, .safetensors or .ckpt")
+    return load_file(weights)
+
+
+def init_weights(model: LightningModule, source: str | Path, weights_only: bool = True) -> dict[str, list[str]]:
+    """Initialise ``model`` from another model's weights: every tensor whose name and shape match.
+
+    This is the "start from a pretrained model" mode (e.g. a BERT classifier from its masked-LM
+    pretraining, a 5-class head from a 10-class model): unlike :func:`load_pretrained`, the
+    source may be a different class. Returns what happened, by tensor name: ``loaded``,
+    ``reinitialised`` (shape differs), ``missing`` (not in the source), ``unused`` (not in the model).
+    Raises if nothing matches, which means the source is not related to this model.
+    """
+    state = _read_state(source, weights_only)
+    own = model.state_dict()
+    report: dict[str, list[str]] = {
+        "loaded": [k for k, v in state.items() if k in own and own[k].shape == v.shape],
+        "reinitialised": [k for k, v in state.items() if k in own and own[k].shape != v.shape],
+        "missing": [k for k in own if k not in state],
+        "unused": [k for k in state if k not in own],
+    }
+    if not report["loaded"]:
+        raise ValueError(f"no tensor of {source} fits {type(model).__name__}: not a related model")
+    model.load_state_dict({k: state[k] for k in report["loaded"]}, strict=False)
+    return report
