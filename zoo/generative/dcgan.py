@@ -110,11 +110,12 @@ class DCGAN(GAN):
         latent_dim: int = 100,
         fd_size: int = 8,
         d_lr_scale: float = 1.0,
+        joint_batch: bool = True,
         in_channels: int | None = None,
         image_size: int | None = None,
         **optim: Unpack[OptimArgs],
     ) -> None:
-        super().__init__(latent_dim, fd_size, d_lr_scale, in_channels, image_size, **optim)
+        super().__init__(latent_dim, fd_size, d_lr_scale, joint_batch, in_channels, image_size, **optim)
         self.save_hyperparameters()
         c, s = self.in_channels, self.image_size
         self.net = GANNet(

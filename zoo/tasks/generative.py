@@ -201,10 +201,17 @@ class GAN(ImageGenerator):
     it works offline; it is the checkpoint monitor (lower is better). Classifier- and
     Inception-based scores are in ``zoo.generative.quality``.
 
+    The discriminator judges real and generated images in one batch (``joint_batch``): with
+    BatchNorm in D, an all-generated batch is normalised by its own statistics, which hides from D
+    (and so from G's gradient) anything the generated images share, such as being too bright or
+    too grey; a DCGAN at 64 px on upsampled digits then never leaves its initial grey images. With
+    ``joint_batch=False`` D sees separate all-real and all-generated batches (pytorch/examples).
+
     Args:
         latent_dim: size of the noise vector ``z``.
         fd_size: side of the pooled images the validation Fréchet distance compares.
         d_lr_scale: discriminator learning rate = ``lr × d_lr_scale``.
+        joint_batch: the discriminator sees real and generated images in one batch.
     """
 
     monitor = "val/fd"
@@ -215,13 +222,14 @@ class GAN(ImageGenerator):
         latent_dim: int = 100,
         fd_size: int = 8,
         d_lr_scale: float = 1.0,
+        joint_batch: bool = True,
         in_channels: int | None = None,
         image_size: int | None = None,
         **optim: Unpack[OptimArgs],
     ) -> None:
         super().__init__(latent_dim, in_channels, image_size, **{**GAN_OPTIM, **optim})  # type: ignore[typeddict-item]
         self.automatic_optimization = False  # two players, two optimizers: the step below drives them
-        self.d_lr_scale = d_lr_scale
+        self.d_lr_scale, self.joint_batch = d_lr_scale, joint_batch
         features = PixelFeatures(self.in_channels, min(fd_size, self.image_size))
         self.val_fd = FrechetInceptionDistance(feature=features, normalize=True)
         self.test_fd = FrechetInceptionDistance(feature=PixelFeatures(self.in_channels, features.size), normalize=True)
@@ -234,6 +242,13 @@ class GAN(ImageGenerator):
 
     def decode(self, z: Tensor) -> Tensor:
         return (self.net.generator(z) + 1) / 2  # tanh range [-1, 1] → [0, 1] pixels
+
+    def discriminate(self, real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor]:
+        """D's logits ``((B,), (B',))`` for real and generated images in [-1, 1], in one batch or two."""
+        if not self.joint_batch:
+            return self.net.discriminator(real), self.net.discriminator(fake)
+        logits = self.net.discriminator(torch.cat([real, fake]))  # (B + B',)
+        return logits[: len(real)], logits[len(real) :]
 
     def discriminator_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
         """``-log D(x) - log(1 - D(G(z)))``, batch means, on logits."""
@@ -276,19 +291,20 @@ class GAN(ImageGenerator):
         if self._trainer is None:
             # no Trainer, no optimizers to step: both players' losses with their graphs, so one
             # backward gives every parameter its gradient (used to inspect a model outside fit)
-            return self.discriminator_loss(self.net.discriminator(real), self.net.discriminator(fake.detach())) + \
-                self.generator_loss(self.net.discriminator(fake))
+            return self.discriminator_loss(*self.discriminate(real, fake.detach())) + self.generator_loss(
+                self.discriminate(real, fake)[1]
+            )
         opt_g, opt_d = self.optimizers()
         # 1. discriminator: real → 1, fake → 0; G is frozen (detached samples, requires_grad off)
         with self.toggled_optimizer(opt_d):
-            real_logits, fake_logits = self.net.discriminator(real), self.net.discriminator(fake.detach())
+            real_logits, fake_logits = self.discriminate(real, fake.detach())
             d_loss = self.discriminator_loss(real_logits, fake_logits)
             opt_d.zero_grad(set_to_none=True)
             self.manual_backward(d_loss)
             opt_d.step()
         # 2. generator: through the updated D, the same samples should now be called real
         with self.toggled_optimizer(opt_g):
-            g_logits = self.net.discriminator(fake)
+            g_logits = self.discriminate(real, fake)[1] if self.joint_batch else self.net.discriminator(fake)
             g_loss = self.generator_loss(g_logits)
             opt_g.zero_grad(set_to_none=True)
             self.manual_backward(g_loss)
@@ -318,7 +334,7 @@ class GAN(ImageGenerator):
         pixels = self.to_pixels(x)
         # the same noise every evaluation (and the global RNG untouched): epochs compare like for like
         fake = self.net.generator(self.noise(x.shape[0], self._eval_rng))  # (B, C, H, W) in [-1, 1]
-        real_logits, fake_logits = self.net.discriminator(2 * pixels - 1), self.net.discriminator(fake)
+        real_logits, fake_logits = self.discriminate(2 * pixels - 1, fake)
         d_loss = self.discriminator_loss(real_logits, fake_logits)
         g_loss = self.generator_loss(fake_logits)
         fd = getattr(self, f"{stage}_fd")
