@@ -31,8 +31,14 @@ def tiny_vae(**kwargs: Any) -> MLPVAE:
 
 
 # -- GAN ---------------------------------------------------------------------------------------
-def test_one_gan_step_moves_both_players(tmp_path: Any) -> None:
-    model = tiny_gan()
+@pytest.mark.parametrize("build", [
+    lambda: tiny_gan(),
+    lambda: DCGAN(generator_width=4, discriminator_width=4, latent_dim=8, in_channels=1, image_size=8),
+    lambda: DCGAN(generator_width=4, discriminator_width=4, latent_dim=8, in_channels=1, image_size=8,
+                  joint_batch=False),
+], ids=["mlp", "dcgan-joint", "dcgan-separate"])
+def test_one_gan_step_moves_both_players(build: Any, tmp_path: Any) -> None:
+    model = build()
     before_g = [p.detach().clone() for p in model.net.generator.parameters()]
     before_d = [p.detach().clone() for p in model.net.discriminator.parameters()]
     trainer = Trainer(**trainer_kwargs(tmp_path, fast_dev_run=1))
