@@ -139,11 +139,13 @@ class SampleGrids(Callback):
         pairs, steps = self.interpolation_pairs, self.interpolation_steps
         if hasattr(model, "reconstruct") and self._images is not None:
             images = self._images.to(model.device)
-            real = images[: self.num_reconstructions]
+            width = min(8, len(images), self.num_reconstructions)
+            real = images[: max(self.num_reconstructions // width, 1) * width][: len(images) // width * width]
             recon = model.reconstruct(real)
-            # rows of 8 originals, each above its 8 reconstructions
-            rows = [t for i in range(0, len(real), 8) for t in (model.to_pixels(real[i : i + 8]), recon[i : i + 8])]
-            out["reconstructions"] = make_grid(torch.cat(rows).clamp(0, 1).cpu(), nrow=8, padding=1)
+            # rows of `width` originals, each above their reconstructions
+            rows = [t for i in range(0, len(real), width) for t in (model.to_pixels(real[i : i + width]),
+                                                                    recon[i : i + width])]
+            out["reconstructions"] = make_grid(torch.cat(rows).clamp(0, 1).cpu(), nrow=width, padding=1)
             if len(images) >= 2 * pairs:
                 path = model.interpolate(images[:pairs], images[pairs : 2 * pairs], steps)  # (P, steps, C, H, W)
                 out["interpolations"] = make_grid(path.flatten(0, 1).cpu(), nrow=steps, padding=1)
