@@ -133,7 +133,16 @@ class WandbLogger(_LightningWandbLogger):
             writer = csv.writer(f)
             if new:
                 writer.writerow(["step", "name", "value"])
-            writer.writerows([step, k, float(v)] for k, v in metrics.items())
+            # numbers only: media (wandb.Image ...) go to W&B but have no place in a CSV
+            writer.writerows([step, k, float(v)] for k, v in metrics.items() if _is_number(v))
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _plain(value: Any) -> Any:
