@@ -38,12 +38,7 @@ def log_image(trainer: Trainer, key: str, grid: Tensor) -> None:
     step = trainer.global_step
     for logger in trainer.loggers:
         if isinstance(logger, WandbLogger):
-            import wandb
-
-            # what WandbLogger.log_image logs, sent to the run directly: a logger that also writes its
-            # metrics elsewhere as numbers (zoo.loggers.WandbLogger) never sees the image
-            image = wandb.Image(grid.permute(1, 2, 0).numpy())
-            logger.experiment.log({key: [image], "trainer/global_step": step})
+            logger.log_image(key=key, images=[grid.permute(1, 2, 0).numpy()], step=step)
         elif isinstance(logger, TensorBoardLogger):
             logger.experiment.add_image(key, grid, global_step=step)
 

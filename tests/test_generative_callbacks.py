@@ -61,13 +61,13 @@ def test_gan_grids_use_fixed_noise_and_reach_wandb(tmp_path: Path, monkeypatch: 
     grids = SampleGrids(every_n_epochs=2, num_samples=4, interpolation_pairs=2, interpolation_steps=3)
     logger = WandbLogger(save_dir=str(tmp_path / "wb"), mode="offline")
     logged: list[tuple[str, int]] = []
-    original = logger.experiment.log
+    original = logger.log_image
 
-    def record(data: dict[str, Any], *args: Any, **kwargs: Any) -> None:
-        logged.extend((k, len(v)) for k, v in data.items() if k.startswith("samples/"))
-        original(data, *args, **kwargs)
+    def record(key: str, images: list[Any], step: int | None = None, **kwargs: Any) -> None:
+        logged.append((key, len(images)))
+        original(key=key, images=images, step=step, **kwargs)
 
-    monkeypatch.setattr(logger.experiment, "log", record)
+    monkeypatch.setattr(logger, "log_image", record)
     _fit(model, tmp_path, logger, grids, epochs=3)
     logger.experiment.finish()
     # epoch 1 (every 2nd) and epoch 2 (the last); a GAN has samples and interpolations, no reconstructions
