@@ -5,14 +5,17 @@ from callbacks.export import ExportBest
 from callbacks.monitoring import GradientMonitor, NonFiniteGuard, NonFiniteLossError
 from callbacks.performance import ChannelsLast, MatmulPrecision
 from callbacks.predictions import PredictionWriter
+from callbacks.samples import ImagePredictionWriter, SampleGrids
 
 __all__ = [
     "ChannelsLast",
     "ConfusionMatrix",
     "ExportBest",
     "GradientMonitor",
+    "ImagePredictionWriter",
     "MatmulPrecision",
     "NonFiniteGuard",
     "NonFiniteLossError",
     "PredictionWriter",
+    "SampleGrids",
 ]

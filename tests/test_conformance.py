@@ -19,6 +19,8 @@ import zoo
 from tests.conftest import trainer_kwargs
 from tests.examples import ExampleDataModule
 from zoo.tasks import Classifier, LanguageModel, Regressor, Seq2Seq
+from zoo.tasks.autoencoder import AutoencoderBase
+from zoo.tasks.generative import GAN
 
 MODELS = zoo.list_models()
 PRIMITIVES = (int, float, str, bool, type(None))
@@ -37,6 +39,10 @@ def expected_shape(model: LightningModule, batch_size: int) -> tuple[int, ...]:
         return (batch_size, model.num_targets)
     if isinstance(model, (LanguageModel, Seq2Seq)):  # logits for every position: (B, T, vocab)
         return (batch_size, -1, model.vocab_size)
+    if isinstance(model, GAN):  # the discriminator's logit per image
+        return (batch_size,)
+    if isinstance(model, AutoencoderBase):  # reconstructions
+        return (batch_size, model.in_channels, model.image_size, model.image_size)
     raise AssertionError(f"no expected output shape for {type(model).__name__}: add its task base here")
 
 

@@ -19,6 +19,7 @@ __version__ = "0.1.0"
 
 from lightning.pytorch import LightningModule
 
+from zoo.generative import autoencoder, dcgan, gan  # noqa: F401, E402
 from zoo.pretrained import UntrustedCheckpointError, load_checkpoint, load_pretrained
 from zoo.registry import count_parameters, get_card, list_models, model_info, register_model
 from zoo.registry import create_model as _create

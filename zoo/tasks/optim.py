@@ -138,7 +138,8 @@ def build_scheduler(
     if name == "constant":
         return None
     if name == "warmup_cosine":
-        fn = WarmupCosine(round(optim["warmup_ratio"] * total_steps), total_steps, optim["min_lr"] / optim["lr"])
+        min_ratio = optim["min_lr"] / optim["lr"] if optim["lr"] else 0.0
+        fn = WarmupCosine(round(optim["warmup_ratio"] * total_steps), total_steps, min_ratio)
         return {"scheduler": sched.LambdaLR(optimizer, fn), "interval": "step"}
     if name == "cosine":
         cosine = sched.CosineAnnealingLR(optimizer, total_steps, eta_min=optim["min_lr"])

@@ -1,0 +1,1 @@
+"""Generative models: GAN (MLP), DCGAN, autoencoders and VAEs (MLP and convolutional)."""
