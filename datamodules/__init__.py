@@ -3,5 +3,14 @@
 from datamodules.base import TensorLoader, ZooDataModule
 from datamodules.image import ImageDataModule
 from datamodules.tabular import TabularDataModule
+from datamodules.timeseries import ForecastingDataModule
+from datamodules.timeseries_classification import SeriesClassificationDataModule
 
-__all__ = ["ZooDataModule", "TensorLoader", "TabularDataModule", "ImageDataModule"]
+__all__ = [
+    "ZooDataModule",
+    "TensorLoader",
+    "TabularDataModule",
+    "ImageDataModule",
+    "ForecastingDataModule",
+    "SeriesClassificationDataModule",
+]

@@ -19,6 +19,7 @@ import zoo
 from tests.conftest import trainer_kwargs
 from tests.examples import ExampleDataModule
 from zoo.tasks import Classifier, Regressor
+from zoo.tasks.forecasting import Forecaster
 
 MODELS = zoo.list_models()
 PRIMITIVES = (int, float, str, bool, type(None))
@@ -35,6 +36,8 @@ def expected_shape(model: LightningModule, batch_size: int) -> tuple[int, ...]:
         return (batch_size,) if model.task == "binary" else (batch_size, model.num_classes)
     if isinstance(model, Regressor):
         return (batch_size, model.num_targets)
+    if isinstance(model, Forecaster):
+        return (batch_size, model.horizon, model.num_targets)
     raise AssertionError(f"no expected output shape for {type(model).__name__}: add its task base here")
 
 

@@ -45,9 +45,11 @@ DATA_ARGS = (
     "input_size",
     "horizon",
     "sample_rate",
+    "lookback",
+    "series_length",
 )
 # Of those, the ones a datamodule can adapt to when only the model sets them (resize, convert, resample).
-ADAPTABLE_ARGS = ("in_channels", "image_size", "sample_rate", "max_seq_len")
+ADAPTABLE_ARGS = ("in_channels", "image_size", "sample_rate", "max_seq_len", "lookback", "horizon", "series_length")
 
 
 def _import(class_path: str) -> type:
