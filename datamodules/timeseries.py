@@ -29,6 +29,7 @@ Embedded series (statsmodels' bundled data, no network; read lazily):
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -43,7 +44,7 @@ from datamodules.base import TensorLoader, ZooDataModule
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["ForecastingDataModule", "WindowLoader", "EMBEDDED_SERIES", "load_embedded_series", "read_series_frame"]
+__all__ = ["EMBEDDED_SERIES", "ForecastingDataModule", "WindowLoader", "load_embedded_series", "read_series_frame"]
 
 EmbeddedSeries = Literal["co2", "sunspots", "nile", "elnino"]
 PredictOrigins = Literal["last", "all"]
@@ -157,7 +158,7 @@ def _fill_gaps(values: np.ndarray, bounds: list[int]) -> np.ndarray:
     import pandas as pd
 
     parts = []
-    for a, b in zip(bounds[:-1], bounds[1:]):
+    for a, b in itertools.pairwise(bounds):
         parts.append(pd.DataFrame(values[a:b]).interpolate(limit_area="inside"))
     filled = pd.concat(parts).ffill().bfill()
     return filled.to_numpy(dtype=np.float32, copy=True)
@@ -181,7 +182,7 @@ def _season_of(times: pd.Series) -> int:
 
 def _time_label(value: Any) -> str:
     text = str(value)
-    return text[:-9] if text.endswith(" 00:00:00") else text
+    return text.removesuffix(" 00:00:00")
 
 
 class WindowLoader(TensorLoader):

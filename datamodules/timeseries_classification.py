@@ -35,7 +35,7 @@ import torch
 
 from datamodules.base import ZooDataModule, split_indices
 
-__all__ = ["SeriesClassificationDataModule", "read_series_file", "cylinder_bell_funnel"]
+__all__ = ["SeriesClassificationDataModule", "cylinder_bell_funnel", "read_series_file"]
 
 SERIES_EXTENSIONS = (".ts", ".tsv", ".csv")
 CBF_CLASSES = ("cylinder", "bell", "funnel")

@@ -56,16 +56,20 @@ def test_horizon_metrics_match_numpy() -> None:
 
 
 @pytest.mark.parametrize("window_norm", ["mean", "last"])
-def test_forecasts_follow_the_level_of_the_history(window_norm: str) -> None:
-    # window normalisation: the same shape 1000 units higher gives the same forecast 1000 units higher
-    model = small("tcn_forecaster", window_norm=window_norm, input_size=1).eval()
+def test_forecasts_follow_the_level_and_spread_of_the_history(window_norm: str) -> None:
+    # the same shape 1000 units higher gives the same forecast 1000 units higher ...
+    model = small("tcn_forecaster", window_norm=window_norm, window_scale=False, input_size=1).eval()
     past = torch.randn(3, model.lookback, 1)
     with torch.no_grad():
         assert torch.allclose(model(past + 1000), model(past) + 1000, atol=1e-3)
+        # ... and with window_scale, the same shape at twice the amplitude a forecast twice as wide
+        model = small("tcn_forecaster", window_norm=window_norm, window_scale=True, input_size=1).eval()
+        assert torch.allclose(model(2 * past + 1000), 2 * model(past) + 1000, atol=1e-3)
+        assert not torch.allclose(model(past), torch.zeros(3, model.horizon, 1), atol=1e-3)
 
 
 def test_scaling_comes_from_the_card_and_outputs_are_in_original_units() -> None:
-    model = small("lstm_forecaster", window_norm="none", input_size=2, num_targets=1).eval()
+    model = small("lstm_forecaster", window_norm="none", window_scale=False, input_size=2, num_targets=1).eval()
     model.on_data_card({"scaler": {"loc": [100.0, 5.0], "scale": [10.0, 2.0]}, "columns": ["y", "x"]})
     past = torch.randn(2, model.lookback, 2) * torch.tensor([10.0, 2.0]) + torch.tensor([100.0, 5.0])
     with torch.no_grad():
@@ -97,12 +101,12 @@ def test_a_forecaster_learns_a_seasonal_series(tmp_path: Path) -> None:
     dm = ForecastingDataModule(path=str(sine_csv(tmp_path / "load.csv")), time_column="month", target="load",
                                covariates=["temperature"], lookback=24, horizon=6, batch_size=32)
     args = {k: v for k, v in dm.data_args().items() if k != "task"}
-    model = zoo.create_model("tcn_forecaster", **args, lr=3e-3)
-    trainer = Trainer(**trainer_kwargs(tmp_path, max_epochs=25))
+    model = zoo.create_model("tcn_forecaster", **args, lr=5e-3)
+    trainer = Trainer(**trainer_kwargs(tmp_path, max_epochs=6))
     trainer.fit(model, datamodule=dm)
     mae = trainer.test(model, datamodule=dm, verbose=False)[0]["test/mae"]
     naive = np.abs(dm.seasonal_naive("test") - dm.targets("test")).mean()  # about the 24-unit yearly trend
-    assert mae < 0.6 * naive, (mae, naive)
+    assert mae < 0.4 * naive, (mae, naive)  # the noise alone costs an MAE of about 3.2
 
 
 # -- the networks and their blocks ----------------------------------------------------------------------

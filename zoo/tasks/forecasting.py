@@ -9,9 +9,12 @@ Scaling lives in the model, not the loader: the training-part scaler arrives in 
 is kept as buffers (``loc``, ``scale``), so ``model(history)`` takes raw history and returns
 forecasts in the original units, and a checkpoint forecasts without its datamodule. Inside,
 the network sees standardised windows from which each window's level is removed
-(``window_norm``: its mean, as in RevIN, Kim et al. 2022, or its last value, as in NLinear,
-Zeng et al. 2023, arXiv:2205.13504) and added back to the output: a level never seen in training
-(CO2 keeps rising) is then no extrapolation for the network.
+(``window_norm``: its last value, as in NLinear, Zeng et al. 2023, arXiv:2205.13504, or its
+mean) and, with ``window_scale``, divided by the window's own spread (RevIN, Kim et al. 2022,
+"Reversible Instance Normalization for Accurate Time-Series Forecasting against Distribution
+Shift", ICLR); both are undone on the output. A level or amplitude never seen in training (CO2
+keeps rising; the sunspot cycles of the 1950s were the strongest on record) is then no
+extrapolation for the network.
 
 The loss is on the standardised scale (every target alike whatever its units); the metrics are in
 original units, per horizon step and overall: ``val/mae_h1`` ... ``val/mae``, ``rmse``, ``smape``
@@ -31,9 +34,9 @@ from torchmetrics.wrappers import MultioutputWrapper
 from zoo.tasks.base import ZooModule, batch_inputs, require
 from zoo.tasks.optim import OptimArgs
 
-__all__ = ["Forecaster", "HorizonMetrics", "WindowNorm", "ForecastLoss"]
+__all__ = ["ForecastLoss", "Forecaster", "HorizonMetrics", "WindowNorm"]
 
-WindowNorm = Literal["mean", "last", "revin", "none"]
+WindowNorm = Literal["mean", "last", "none"]
 ForecastLoss = Literal["mse", "mae", "huber"]
 
 
@@ -85,8 +88,10 @@ class Forecaster(ZooModule):
         num_targets: variables forecast, the first ``num_targets`` inputs; from the datamodule.
         horizon: steps forecast at once; from the datamodule.
         lookback: steps of history read; from the datamodule.
-        window_norm: remove each window's ``mean`` or ``last`` value before the network and add it
-            back to the forecast, or ``none``.
+        window_norm: remove each window's ``last`` value or its ``mean`` before the network and add
+            it back to the forecast, or ``none``.
+        window_scale: also divide each window by its standard deviation and multiply the forecast
+            by it (RevIN's scaling), for series whose amplitude drifts.
         highway: add a linear autoregressive forecast of each target from its own window to the
             network's (LSTNet's highway, Lai et al. 2018, arXiv:1703.07015): the network then
             models what a linear extrapolation of trend and season misses.
@@ -101,7 +106,8 @@ class Forecaster(ZooModule):
         num_targets: int | None = None,
         horizon: int | None = None,
         lookback: int | None = None,
-        window_norm: WindowNorm = "mean",
+        window_norm: WindowNorm = "last",
+        window_scale: bool = True,
         highway: bool = False,
         loss: ForecastLoss = "mse",
         **optim: Unpack[OptimArgs],
@@ -120,7 +126,7 @@ class Forecaster(ZooModule):
             raise ValueError(f"window_norm={window_norm!r} is not one of {WindowNorm.__args__}")
         if loss not in ForecastLoss.__args__:
             raise ValueError(f"loss={loss!r} is not one of {ForecastLoss.__args__}")
-        self.window_norm, self.loss_name = window_norm, loss
+        self.window_norm, self.window_scale, self.loss_name = window_norm, window_scale, loss
         # the autoregressive highway: a linear map of each target's own window, shared by the targets
         self.highway = nn.Linear(self.lookback, self.horizon) if highway else None
         # training-part scaler of every input column (targets first); filled from the data card
@@ -147,15 +153,16 @@ class Forecaster(ZooModule):
     def _standardise(self, past: Tensor) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         """Raw ``(B, L, C)`` → (the network's input, the window's (level, spread), each ``(B, 1, C)``)."""
         z = (past.to(self.loc.dtype) - self.loc) / self.scale
-        spread = torch.ones_like(z[:, :1])
-        if self.window_norm in ("mean", "revin"):
+        if self.window_norm == "mean":
             level = z.mean(1, keepdim=True)
-            if self.window_norm == "revin":
-                spread = z.std(1, keepdim=True, unbiased=False).clamp_min(1e-3)
         elif self.window_norm == "last":
             level = z[:, -1:]
         else:
             level = torch.zeros_like(z[:, :1])
+        if self.window_scale:  # floor: a flat window must not blow up (1e-3 training standard deviations)
+            spread = z.std(1, keepdim=True, unbiased=False).clamp_min(1e-3)
+        else:
+            spread = torch.ones_like(level)
         return (z - level) / spread, (level, spread)
 
     def _target_scale(self, future: Tensor, window: tuple[Tensor, Tensor]) -> Tensor:

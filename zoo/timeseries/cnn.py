@@ -19,7 +19,7 @@ from zoo.tasks import OptimArgs
 from zoo.tasks.classification import ClassificationTask
 from zoo.timeseries.base import SeriesClassifier
 
-__all__ = ["FCNNet", "CNN1DSeriesClassifier"]
+__all__ = ["CNN1DSeriesClassifier", "FCNNet"]
 
 
 class FCNNet(nn.Module):
@@ -39,8 +39,9 @@ class FCNNet(nn.Module):
         layers: list[nn.Module] = []
         width = input_size
         for out, k in zip(channels, kernel_sizes):
-            # no bias before BatchNorm; "same" keeps the length (PyTorch pads even kernels one more on the right)
-            layers += [nn.Conv1d(width, out, k, padding="same", bias=False), nn.BatchNorm1d(out), nn.ReLU(inplace=True)]
+            # "same" length: an even kernel pads one more step on the right; no bias before BatchNorm
+            layers += [nn.ConstantPad1d(((k - 1) // 2, k // 2), 0.0), nn.Conv1d(width, out, k, bias=False)]
+            layers += [nn.BatchNorm1d(out), nn.ReLU(inplace=True)]
             width = out
         self.features = nn.Sequential(*layers)
         self.head = nn.Sequential(nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(width, num_outputs))
@@ -75,6 +76,6 @@ class CNN1DSeriesClassifier(SeriesClassifier):
         self.net = FCNNet(self.input_size, self.num_outputs, tuple(channels), tuple(kernel_sizes), dropout)
 
 
-register_model("cnn1d_series", CNN1DSeriesClassifier, dict(num_classes=3, input_size=1, series_length=128),
+register_model("cnn1d_series", CNN1DSeriesClassifier, {"num_classes": 3, "input_size": 1, "series_length": 128},
                modality="timeseries", task="classification", reference="Wang, Yan & Oates 2017, arXiv:1611.06455",
-               config="configs/timeseries/cnn1d_cbf.yaml", test_overrides=dict(series_length=32))
+               config="configs/timeseries/cnn1d_cbf.yaml", test_overrides={"series_length": 32})

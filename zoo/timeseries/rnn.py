@@ -21,10 +21,10 @@ from zoo.layers.attention import AttentionPooling
 from zoo.registry import register_model
 from zoo.tasks import OptimArgs
 from zoo.tasks.classification import ClassificationTask
-from zoo.tasks.forecasting import ForecastLoss, Forecaster, WindowNorm
+from zoo.tasks.forecasting import Forecaster, ForecastLoss, WindowNorm
 from zoo.timeseries.base import SeriesClassifier
 
-__all__ = ["RNNForecasterNet", "RNNForecaster", "RNNSeriesNet", "RNNSeriesClassifier", "Cell", "Pooling"]
+__all__ = ["Cell", "Pooling", "RNNForecaster", "RNNForecasterNet", "RNNSeriesClassifier", "RNNSeriesNet"]
 
 Cell = Literal["lstm", "gru"]
 Pooling = Literal["last", "mean", "attention"]
@@ -82,12 +82,13 @@ class RNNForecaster(Forecaster):
         num_targets: int | None = None,
         horizon: int | None = None,
         lookback: int | None = None,
-        window_norm: WindowNorm = "mean",
+        window_norm: WindowNorm = "last",
+        window_scale: bool = True,
         highway: bool = False,
         loss: ForecastLoss = "mse",
         **optim: Unpack[OptimArgs],
     ) -> None:
-        super().__init__(input_size, num_targets, horizon, lookback, window_norm, highway, loss, **optim)
+        super().__init__(input_size, num_targets, horizon, lookback, window_norm, window_scale, highway, loss, **optim)
         self.save_hyperparameters()
         self.net = RNNForecasterNet(
             self.input_size, self.num_targets, self.horizon, hidden_size, num_layers, dropout, cell
@@ -168,12 +169,12 @@ class RNNSeriesClassifier(SeriesClassifier):
 
 _LSTM = "Hochreiter & Schmidhuber 1997, Neural Computation 9(8)"
 _GRU = "Cho et al. 2014, arXiv:1406.1078"
-_CO2 = dict(input_size=1, num_targets=1, lookback=36, horizon=12)
-_SMALL = dict(lookback=16, horizon=4, input_size=2, num_targets=1)
+_CO2 = {"input_size": 1, "num_targets": 1, "lookback": 36, "horizon": 12}
+_SMALL = {"lookback": 16, "horizon": 4, "input_size": 2, "num_targets": 1}
 register_model("lstm_forecaster", RNNForecaster, dict(cell="lstm", **_CO2), modality="timeseries", task="forecasting",
                reference=_LSTM, config="configs/timeseries/lstm_co2.yaml", test_overrides=_SMALL)
 register_model("gru_forecaster", RNNForecaster, dict(cell="gru", **_CO2), modality="timeseries", task="forecasting",
                reference=_GRU, config="configs/timeseries/gru_co2.yaml", test_overrides=_SMALL)
-register_model("lstm_series", RNNSeriesClassifier, dict(num_classes=3, input_size=1, series_length=128),
+register_model("lstm_series", RNNSeriesClassifier, {"num_classes": 3, "input_size": 1, "series_length": 128},
                modality="timeseries", task="classification", reference=_LSTM, config="configs/timeseries/lstm_cbf.yaml",
-               test_overrides=dict(series_length=32))
+               test_overrides={"series_length": 32})

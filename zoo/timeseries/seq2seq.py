@@ -22,9 +22,9 @@ from torch import Tensor, nn
 from zoo.layers.attention import AdditiveAttention
 from zoo.registry import register_model
 from zoo.tasks import OptimArgs
-from zoo.tasks.forecasting import ForecastLoss, Forecaster, WindowNorm
+from zoo.tasks.forecasting import Forecaster, ForecastLoss, WindowNorm
 
-__all__ = ["AttentionSeq2SeqNet", "AttentionSeq2SeqForecaster"]
+__all__ = ["AttentionSeq2SeqForecaster", "AttentionSeq2SeqNet"]
 
 
 class AttentionSeq2SeqNet(nn.Module):
@@ -95,12 +95,13 @@ class AttentionSeq2SeqForecaster(Forecaster):
         num_targets: int | None = None,
         horizon: int | None = None,
         lookback: int | None = None,
-        window_norm: WindowNorm = "mean",
+        window_norm: WindowNorm = "last",
+        window_scale: bool = True,
         highway: bool = False,
         loss: ForecastLoss = "mse",
         **optim: Unpack[OptimArgs],
     ) -> None:
-        super().__init__(input_size, num_targets, horizon, lookback, window_norm, highway, loss, **optim)
+        super().__init__(input_size, num_targets, horizon, lookback, window_norm, window_scale, highway, loss, **optim)
         self.save_hyperparameters()
         if not 0.0 <= teacher_forcing <= 1.0:
             raise ValueError(f"teacher_forcing is a probability, got {teacher_forcing}")
@@ -111,7 +112,7 @@ class AttentionSeq2SeqForecaster(Forecaster):
         return self.net(z, target if self.training else None, self.teacher_forcing)
 
 
-register_model("seq2seq_forecaster", AttentionSeq2SeqForecaster, dict(input_size=1, num_targets=1, lookback=36, horizon=12),
+register_model("seq2seq_forecaster", AttentionSeq2SeqForecaster, {"input_size": 1, "num_targets": 1, "lookback": 36, "horizon": 12},
                modality="timeseries", task="forecasting", reference="Bahdanau, Cho & Bengio 2015, arXiv:1409.0473",
                config="configs/timeseries/seq2seq_co2.yaml",
-               test_overrides=dict(lookback=16, horizon=4, input_size=2, num_targets=1))
+               test_overrides={"lookback": 16, "horizon": 4, "input_size": 2, "num_targets": 1})

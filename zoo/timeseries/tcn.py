@@ -15,9 +15,9 @@ from torch import Tensor, nn
 from zoo.layers.tcn import TemporalConvNet
 from zoo.registry import register_model
 from zoo.tasks import OptimArgs
-from zoo.tasks.forecasting import ForecastLoss, Forecaster, WindowNorm
+from zoo.tasks.forecasting import Forecaster, ForecastLoss, WindowNorm
 
-__all__ = ["TCNForecasterNet", "TCNForecaster"]
+__all__ = ["TCNForecaster", "TCNForecasterNet"]
 
 
 class TCNForecasterNet(nn.Module):
@@ -60,17 +60,18 @@ class TCNForecaster(Forecaster):
         num_targets: int | None = None,
         horizon: int | None = None,
         lookback: int | None = None,
-        window_norm: WindowNorm = "mean",
+        window_norm: WindowNorm = "last",
+        window_scale: bool = True,
         highway: bool = False,
         loss: ForecastLoss = "mse",
         **optim: Unpack[OptimArgs],
     ) -> None:
-        super().__init__(input_size, num_targets, horizon, lookback, window_norm, highway, loss, **optim)
+        super().__init__(input_size, num_targets, horizon, lookback, window_norm, window_scale, highway, loss, **optim)
         self.save_hyperparameters()
         self.net = TCNForecasterNet(self.input_size, self.num_targets, self.horizon, tuple(channels), kernel_size, dropout)
 
 
-register_model("tcn_forecaster", TCNForecaster, dict(input_size=1, num_targets=1, lookback=36, horizon=12),
+register_model("tcn_forecaster", TCNForecaster, {"input_size": 1, "num_targets": 1, "lookback": 36, "horizon": 12},
                modality="timeseries", task="forecasting", reference="Bai, Kolter & Koltun 2018, arXiv:1803.01271",
                config="configs/timeseries/tcn_co2.yaml",
-               test_overrides=dict(lookback=16, horizon=4, input_size=2, num_targets=1))
+               test_overrides={"lookback": 16, "horizon": 4, "input_size": 2, "num_targets": 1})

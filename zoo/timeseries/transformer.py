@@ -20,9 +20,9 @@ from zoo.layers.positional import SinusoidalPositionalEncoding
 from zoo.layers.transformer import TransformerBlock
 from zoo.registry import register_model
 from zoo.tasks import OptimArgs
-from zoo.tasks.forecasting import ForecastLoss, Forecaster, WindowNorm
+from zoo.tasks.forecasting import Forecaster, ForecastLoss, WindowNorm
 
-__all__ = ["TransformerForecasterNet", "TransformerForecaster"]
+__all__ = ["TransformerForecaster", "TransformerForecasterNet"]
 
 
 class TransformerForecasterNet(nn.Module):
@@ -95,12 +95,13 @@ class TransformerForecaster(Forecaster):
         num_targets: int | None = None,
         horizon: int | None = None,
         lookback: int | None = None,
-        window_norm: WindowNorm = "mean",
+        window_norm: WindowNorm = "last",
+        window_scale: bool = True,
         highway: bool = False,
         loss: ForecastLoss = "mse",
         **optim: Unpack[OptimArgs],
     ) -> None:
-        super().__init__(input_size, num_targets, horizon, lookback, window_norm, highway, loss, **optim)
+        super().__init__(input_size, num_targets, horizon, lookback, window_norm, window_scale, highway, loss, **optim)
         self.save_hyperparameters()
         self.net = TransformerForecasterNet(
             self.input_size, self.num_targets, self.horizon, self.lookback, patch_len, dim, depth, num_heads,
@@ -108,8 +109,8 @@ class TransformerForecaster(Forecaster):
         )
 
 
-register_model("transformer_forecaster", TransformerForecaster, dict(input_size=1, num_targets=1, lookback=36, horizon=12),
+register_model("transformer_forecaster", TransformerForecaster, {"input_size": 1, "num_targets": 1, "lookback": 36, "horizon": 12},
                modality="timeseries", task="forecasting",
                reference="Vaswani et al. 2017, arXiv:1706.03762; Nie et al. 2023 (PatchTST), arXiv:2211.14730",
                config="configs/timeseries/transformer_co2.yaml",
-               test_overrides=dict(lookback=18, horizon=4, input_size=2, num_targets=1))
+               test_overrides={"lookback": 18, "horizon": 4, "input_size": 2, "num_targets": 1})
