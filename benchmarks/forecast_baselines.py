@@ -25,6 +25,8 @@ ARIMA is printed (goal: ≤ 1.1 on CO2).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import itertools
 import logging
 import sys
@@ -108,11 +110,12 @@ def zoo_mae(name: str, series: str, workdir: Path, extra: list[str]) -> tuple[fl
 
     recipe = ROOT / zoo.get_card(name).config
     start = time.time()
-    cli = cli_main([
-        "fit", "--config", str(recipe), "--data.dataset", series, "--test_after_fit", "true",
-        "--trainer.default_root_dir", str(workdir / f"{name}-{series}"), "--trainer.logger", "false",
-        "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false", *extra,
-    ])
+    with contextlib.redirect_stdout(io.StringIO()):  # the trainer's own result tables
+        cli = cli_main([
+            "fit", "--config", str(recipe), "--data.dataset", series, "--test_after_fit", "true",
+            "--trainer.default_root_dir", str(workdir / f"{name}-{series}"), "--trainer.logger", "false",
+            "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false", *extra,
+        ])
     return float(cli.trainer.callback_metrics["test/mae"]), time.time() - start
 
 

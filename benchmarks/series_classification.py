@@ -15,6 +15,8 @@ Goal on cylinder-bell-funnel: every classifier ≥ 0.95.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import logging
 import sys
 import tempfile
@@ -49,11 +51,12 @@ def zoo_accuracy(name: str, path: str | None, workdir: Path, extra: list[str]) -
 
     data = [] if path is None else ["--data.path", path]
     start = time.time()
-    cli = cli_main([
-        "fit", "--config", str(ROOT / zoo.get_card(name).config), *data, "--test_after_fit", "true",
-        "--trainer.default_root_dir", str(workdir / name), "--trainer.logger", "false",
-        "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false", *extra,
-    ])
+    with contextlib.redirect_stdout(io.StringIO()):  # the trainer's own result tables
+        cli = cli_main([
+            "fit", "--config", str(ROOT / zoo.get_card(name).config), *data, "--test_after_fit", "true",
+            "--trainer.default_root_dir", str(workdir / name), "--trainer.logger", "false",
+            "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false", *extra,
+        ])
     return float(cli.trainer.callback_metrics["test/acc"]), time.time() - start
 
 

@@ -151,15 +151,6 @@ def test_transformer_patches_pad_a_ragged_lookback() -> None:
     assert net(torch.randn(2, 18, 1)).shape == (2, 4, 1)
 
 
-def test_highway_adds_a_linear_forecast() -> None:
-    model = small("tcn_forecaster", highway=True, input_size=1).eval()
-    assert model.highway is not None and model.highway.in_features == model.lookback
-    z = torch.randn(2, model.lookback, 1)
-    with torch.no_grad():
-        expected = model.net(z) + model.highway(z.transpose(1, 2)).transpose(1, 2)
-        assert torch.allclose(model._scaled_forecast(z), expected)
-
-
 # -- the CLI with time-series data ----------------------------------------------------------------------
 def _quick(tmp_path: Path) -> list[str]:
     return ["--trainer.fast_dev_run=1", "--trainer.accelerator=cpu", f"--trainer.default_root_dir={tmp_path}",

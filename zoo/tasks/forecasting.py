@@ -92,9 +92,6 @@ class Forecaster(ZooModule):
             it back to the forecast, or ``none``.
         window_scale: also divide each window by its standard deviation and multiply the forecast
             by it (RevIN's scaling), for series whose amplitude drifts.
-        highway: add a linear autoregressive forecast of each target from its own window to the
-            network's (LSTNet's highway, Lai et al. 2018, arXiv:1703.07015): the network then
-            models what a linear extrapolation of trend and season misses.
         loss: ``mse``, ``mae`` (L1) or ``huber`` (δ = 1 standard deviation) on standardised values.
     """
 
@@ -108,7 +105,6 @@ class Forecaster(ZooModule):
         lookback: int | None = None,
         window_norm: WindowNorm = "last",
         window_scale: bool = True,
-        highway: bool = False,
         loss: ForecastLoss = "mse",
         **optim: Unpack[OptimArgs],
     ) -> None:
@@ -127,8 +123,6 @@ class Forecaster(ZooModule):
         if loss not in ForecastLoss.__args__:
             raise ValueError(f"loss={loss!r} is not one of {ForecastLoss.__args__}")
         self.window_norm, self.window_scale, self.loss_name = window_norm, window_scale, loss
-        # the autoregressive highway: a linear map of each target's own window, shared by the targets
-        self.highway = nn.Linear(self.lookback, self.horizon) if highway else None
         # training-part scaler of every input column (targets first); filled from the data card
         self.register_buffer("loc", torch.zeros(self.input_size))
         self.register_buffer("scale", torch.ones(self.input_size))
@@ -179,16 +173,10 @@ class Forecaster(ZooModule):
         training, for models that use it (teacher forcing)."""
         return self.net(z)
 
-    def _scaled_forecast(self, z: Tensor, target: Tensor | None = None) -> Tensor:
-        y = self.forecast(z, target)  # (B, H, T)
-        if self.highway is not None:
-            y = y + self.highway(z[..., : self.num_targets].transpose(1, 2)).transpose(1, 2)
-        return y
-
     def forward(self, past: Tensor) -> Tensor:
         """Raw ``(B, lookback, input_size)`` history → ``(B, horizon, num_targets)`` forecasts, original units."""
         z, window = self._standardise(past)
-        return self._original_units(self._scaled_forecast(z), window)
+        return self._original_units(self.forecast(z), window)
 
     # -- training ----------------------------------------------------------------------------
     def loss(self, y: Tensor, target: Tensor) -> Tensor:
@@ -202,7 +190,7 @@ class Forecaster(ZooModule):
         past, future = batch[0], batch[1]
         z, window = self._standardise(past)
         target = self._target_scale(future, window)
-        y = self._scaled_forecast(z, target if stage == "train" else None)
+        y = self.forecast(z, target if stage == "train" else None)
         loss = self.loss(y.float(), target)
         bs = past.shape[0]
         self.log(f"{stage}/loss", loss, on_step=stage == "train", on_epoch=True, prog_bar=True, batch_size=bs)

@@ -97,11 +97,10 @@ class AttentionSeq2SeqForecaster(Forecaster):
         lookback: int | None = None,
         window_norm: WindowNorm = "last",
         window_scale: bool = True,
-        highway: bool = False,
         loss: ForecastLoss = "mse",
         **optim: Unpack[OptimArgs],
     ) -> None:
-        super().__init__(input_size, num_targets, horizon, lookback, window_norm, window_scale, highway, loss, **optim)
+        super().__init__(input_size, num_targets, horizon, lookback, window_norm, window_scale, loss, **optim)
         self.save_hyperparameters()
         if not 0.0 <= teacher_forcing <= 1.0:
             raise ValueError(f"teacher_forcing is a probability, got {teacher_forcing}")

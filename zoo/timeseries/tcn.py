@@ -62,11 +62,10 @@ class TCNForecaster(Forecaster):
         lookback: int | None = None,
         window_norm: WindowNorm = "last",
         window_scale: bool = True,
-        highway: bool = False,
         loss: ForecastLoss = "mse",
         **optim: Unpack[OptimArgs],
     ) -> None:
-        super().__init__(input_size, num_targets, horizon, lookback, window_norm, window_scale, highway, loss, **optim)
+        super().__init__(input_size, num_targets, horizon, lookback, window_norm, window_scale, loss, **optim)
         self.save_hyperparameters()
         self.net = TCNForecasterNet(self.input_size, self.num_targets, self.horizon, tuple(channels), kernel_size, dropout)
 
