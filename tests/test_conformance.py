@@ -18,7 +18,7 @@ from lightning.pytorch import LightningModule, Trainer
 import zoo
 from tests.conftest import trainer_kwargs
 from tests.examples import ExampleDataModule
-from zoo.tasks import Classifier, Regressor
+from zoo.tasks import Classifier, LanguageModel, Regressor, Seq2Seq
 from zoo.tasks.forecasting import Forecaster
 
 MODELS = zoo.list_models()
@@ -36,6 +36,8 @@ def expected_shape(model: LightningModule, batch_size: int) -> tuple[int, ...]:
         return (batch_size,) if model.task == "binary" else (batch_size, model.num_classes)
     if isinstance(model, Regressor):
         return (batch_size, model.num_targets)
+    if isinstance(model, (LanguageModel, Seq2Seq)):  # logits for every position: (B, T, vocab)
+        return (batch_size, -1, model.vocab_size)
     if isinstance(model, Forecaster):
         return (batch_size, model.horizon, model.num_targets)
     raise AssertionError(f"no expected output shape for {type(model).__name__}: add its task base here")
@@ -45,10 +47,15 @@ def first_output(out: Any) -> torch.Tensor:
     return out if isinstance(out, torch.Tensor) else out[0]
 
 
+def output(model: LightningModule, batch: Any) -> torch.Tensor:
+    """``forward`` on a training batch: encoder-decoders also read the target (teacher forcing)."""
+    return first_output(model(*batch[:2]) if isinstance(model, Seq2Seq) else model(batch[0]))
+
+
 def eval_output(model: LightningModule, batch: Any) -> torch.Tensor:
     model.eval()
     with torch.no_grad():
-        return first_output(model(model.example_input(2) if batch is None else batch))
+        return output(model, batch)
 
 
 def test_registry_is_not_empty() -> None:
@@ -68,9 +75,10 @@ def test_hparams_are_primitives(name: str) -> None:
 @pytest.mark.parametrize("name", MODELS)
 def test_forward_shape(name: str) -> None:
     model = build(name)
-    x, _ = model.example_batch(3)[:2]
-    out = first_output(model(x))
-    assert tuple(out.shape) == expected_shape(model, 3)
+    out = output(model, model.example_batch(3))
+    expected = expected_shape(model, 3)
+    assert len(out.shape) == len(expected)
+    assert all(e in (-1, o) for o, e in zip(out.shape, expected)), f"{tuple(out.shape)} vs {expected}"
     assert torch.isfinite(out).all()
 
 
@@ -100,12 +108,12 @@ def test_fit_checkpoint_roundtrip_predict(name: str, tmp_path: Any) -> None:
     raw = torch.load(ckpt, weights_only=True)  # no pickle needed: hparams are primitives
     assert raw["hyper_parameters"]
     restored = type(model).load_from_checkpoint(ckpt, weights_only=True)
-    batch = data.data[0][0]
+    batch = data.data[0]
     assert torch.equal(eval_output(model, batch), eval_output(restored, batch))
 
     predictions = trainer.predict(model, datamodule=data)
     assert isinstance(predictions[0], dict) and "pred" in predictions[0]
-    assert len(predictions[0]["pred"]) == len(batch)
+    assert len(predictions[0]["pred"]) == len(batch[0])
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -117,5 +125,5 @@ def test_save_pretrained_roundtrip(name: str, tmp_path: Any) -> None:
     loaded = zoo.load_pretrained(tmp_path / "export")
     assert type(loaded) is type(model)
     assert loaded.data_card["note"] == "kept"
-    x = model.example_input(2)
-    assert torch.equal(eval_output(model, x), eval_output(loaded, x))
+    batch = model.example_batch(2)
+    assert torch.equal(eval_output(model, batch), eval_output(loaded, batch))

@@ -10,7 +10,8 @@ What it adds to Lightning's CLI:
   ``monitor``, e.g. ``val/acc``) and the last one, and exports the best as a pretrained directory.
 - **Safe loading.** ``--ckpt_path`` files load with ``weights_only=True``; a pickle checkpoint is
   refused with a message naming the explicit opt-in, ``--weights_only false``.
-- ``predict`` writes ``predictions.csv`` with class names; the resolved config is sent to every
+- ``predict`` writes ``predictions.csv`` with class names; ``test`` of a classifier writes its
+  confusion matrix; ``fit`` stops at the first non-finite loss; the resolved config is sent to every
   logger (W&B run config) besides ``config.yaml`` in the log directory.
 """
 
@@ -42,14 +43,19 @@ DATA_ARGS = (
     "vocab_size",
     "max_seq_len",
     "pad_token_id",
+    "bos_token_id",
+    "eos_token_id",
     "input_size",
     "horizon",
     "sample_rate",
     "lookback",
     "series_length",
 )
-# Of those, the ones a datamodule can adapt to when only the model sets them (resize, convert, resample).
-ADAPTABLE_ARGS = ("in_channels", "image_size", "sample_rate", "max_seq_len", "lookback", "horizon", "series_length")
+# Of those (and ``backbone``: a pretrained model whose tokenizer the text data must use), the ones a datamodule
+# can adapt to when only the model sets them (resize, convert, resample, tokenize, cut windows).
+ADAPTABLE_ARGS = (
+    "in_channels", "image_size", "sample_rate", "max_seq_len", "backbone", "lookback", "horizon", "series_length"
+)
 
 
 def _import(class_path: str) -> type:
@@ -77,7 +83,14 @@ def link_data_args(config: Namespace) -> None:
                     f"model.{name}={wanted} and data.{name}={have} disagree; set one of them (the other follows)"
                 )
     data = instantiate_class((), {"class_path": config.data.class_path, "init_args": data_args.as_dict()})
-    for name, value in data.data_args().items():
+    found = data.data_args()
+    accepts = getattr(model_cls, "accepts", ())
+    if accepts and found.get("task") not in (None, *accepts):
+        raise ValueError(
+            f"{model_cls.__name__} handles {'/'.join(accepts)} data, but {data_cls.__name__} "
+            f"({getattr(data, 'source', 'its source')}) is a {found['task']} task"
+        )
+    for name, value in found.items():
         if name not in model_params or name not in DATA_ARGS:
             continue
         given = model_args.get(name)
@@ -126,6 +139,29 @@ class ZooCLI(LightningCLI):
         parser.add_argument(
             "--test_after_fit", type=bool, default=False, help="after fit, test the best checkpoint (fit only)"
         )
+        parser.add_argument(
+            "--init_from",
+            type=str | None,
+            default=None,
+            help="start from the weights of a pretrained directory, .safetensors or .ckpt (matching tensors only); "
+            "to resume a run instead, use --ckpt_path",
+        )
+
+    def before_fit(self) -> None:
+        source = self._get(self.config, "init_from")
+        if source:
+            from lightning.pytorch.utilities import rank_zero_info
+
+            from zoo.pretrained import init_weights
+
+            weights_only = self._get(self.config_init, "weights_only") is not False
+            report = init_weights(self.model, source, weights_only=weights_only)
+            rank_zero_info(
+                f"Initialised from {source}: {len(report['loaded'])} tensors loaded, "
+                f"{len(report['reinitialised']) + len(report['missing'])} new or re-initialised "
+                f"({', '.join((report['reinitialised'] + report['missing'])[:6])}), "
+                f"{len(report['unused'])} unused"
+            )
 
     def after_fit(self) -> None:
         if self._get(self.config, "test_after_fit"):
@@ -189,6 +225,14 @@ class ZooCLI(LightningCLI):
                 from callbacks import ExportBest
 
                 extra.append(ExportBest())
+        from callbacks import ConfusionMatrix, NonFiniteGuard
+        from zoo.tasks import Classifier
+
+        tests = self.subcommand == "test" or (self.subcommand == "fit" and self._get(self.config, "test_after_fit"))
+        if tests and isinstance(self.model, Classifier) and not any(isinstance(c, ConfusionMatrix) for c in given):
+            extra.append(ConfusionMatrix())
+        if self.subcommand == "fit" and not any(isinstance(c, NonFiniteGuard) for c in given):
+            extra.append(NonFiniteGuard())
         if self.subcommand == "predict" and not any(isinstance(c, BasePredictionWriter) for c in given):
             from callbacks import PredictionWriter
 

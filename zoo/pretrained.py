@@ -6,7 +6,8 @@ Format of a pretrained directory::
     config.yaml         zoo_version, class_path, init_args (the hyperparameters), metrics, data card
 
 Sources ``load_pretrained`` reads: such a directory, its ``config.yaml`` or ``model.safetensors``,
-or a Lightning ``.ckpt`` file. Checkpoints are read with ``torch.load(weights_only=True)``; one that
+a Lightning ``.ckpt`` file, or the same on the web or the Hugging Face Hub (``https://...``,
+``hf://org/repo``; see :mod:`zoo.hub` for verification and caching). Checkpoints are read with ``torch.load(weights_only=True)``; one that
 needs pickle is refused unless the caller passes ``weights_only=False`` for a file they trust.
 Only registered zoo classes are instantiated from a config: a ``class_path`` in a file never
 imports arbitrary code.
@@ -24,7 +25,7 @@ import torch
 import yaml
 from lightning.pytorch import LightningModule
 
-__all__ = ["save_pretrained", "load_pretrained", "load_checkpoint", "UntrustedCheckpointError"]
+__all__ = ["save_pretrained", "load_pretrained", "load_checkpoint", "init_weights", "UntrustedCheckpointError"]
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.yaml"
@@ -73,14 +74,17 @@ def save_pretrained(model: LightningModule, directory: str | Path, metrics: dict
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     cls = type(model)
+    from zoo.hub import sha256_of
+
+    _atomic_write(directory / WEIGHTS_NAME, lambda tmp: save_model(model, tmp))
     config = {
         "zoo_version": __version__,
         "class_path": f"{cls.__module__}.{cls.__qualname__}",
         "init_args": _hparams(model),
         "metrics": {k: float(v) for k, v in (metrics or {}).items()},
+        "weights_sha256": sha256_of(directory / WEIGHTS_NAME),  # downloads are checked against it
         "data": _plain(getattr(model, "data_card", {}) or {}),
     }
-    _atomic_write(directory / WEIGHTS_NAME, lambda tmp: save_model(model, tmp))
     _atomic_write(directory / CONFIG_NAME, lambda tmp: Path(tmp).write_text(yaml.safe_dump(config, sort_keys=False)))
     return directory
 
@@ -151,7 +155,9 @@ def load_pretrained(source: str | Path, weights_only: bool = True, **overrides: 
     """
     import warnings
 
-    path = Path(source)
+    from zoo.hub import fetch, is_remote, sha256_of
+
+    path = fetch(str(source)) if is_remote(source) else Path(source)
     if path.suffix == ".ckpt":
         ckpt = load_checkpoint(path, weights_only=weights_only)
         hparams = dict(ckpt.get("hyper_parameters", {}))
@@ -167,6 +173,9 @@ def load_pretrained(source: str | Path, weights_only: bool = True, **overrides: 
         from safetensors.torch import load_file
 
         hparams, class_path, card = config["init_args"], config["class_path"], config.get("data", {})
+        recorded = config.get("weights_sha256")
+        if recorded and sha256_of(directory / WEIGHTS_NAME) != recorded:
+            raise ValueError(f"{directory / WEIGHTS_NAME} does not match the SHA-256 recorded in {config_file}")
         state = load_file(directory / WEIGHTS_NAME)
     cls = _registered_class(class_path)
     hparams = {k: v for k, v in hparams.items() if k not in _INTERNAL_HPARAMS}
@@ -185,3 +194,40 @@ def _class_path_of(ckpt: dict[str, Any]) -> str:
         return ckpt["zoo"]["class_path"]
     except KeyError:
         raise ValueError("the checkpoint names no model class (not written by a zoo model)") from None
+
+
+def _read_state(source: str | Path, weights_only: bool) -> dict[str, torch.Tensor]:
+    from zoo.hub import fetch, is_remote
+
+    path = fetch(str(source)) if is_remote(source) else Path(source)
+    if path.suffix == ".ckpt":
+        return load_checkpoint(path, weights_only=weights_only)["state_dict"]
+    from safetensors.torch import load_file
+
+    weights = path if path.suffix == ".safetensors" else path / WEIGHTS_NAME
+    if not weights.is_file():
+        raise FileNotFoundError(f"no {WEIGHTS_NAME} at {path}: expected a pretrained directory, .safetensors or .ckpt")
+    return load_file(weights)
+
+
+def init_weights(model: LightningModule, source: str | Path, weights_only: bool = True) -> dict[str, list[str]]:
+    """Initialise ``model`` from another model's weights: every tensor whose name and shape match.
+
+    This is the "start from a pretrained model" mode (e.g. a BERT classifier from its masked-LM
+    pretraining, a 5-class head from a 10-class model): unlike :func:`load_pretrained`, the
+    source may be a different class. Returns what happened, by tensor name: ``loaded``,
+    ``reinitialised`` (shape differs), ``missing`` (not in the source), ``unused`` (not in the model).
+    Raises if nothing matches, which means the source is not related to this model.
+    """
+    state = _read_state(source, weights_only)
+    own = model.state_dict()
+    report: dict[str, list[str]] = {
+        "loaded": [k for k, v in state.items() if k in own and own[k].shape == v.shape],
+        "reinitialised": [k for k, v in state.items() if k in own and own[k].shape != v.shape],
+        "missing": [k for k in own if k not in state],
+        "unused": [k for k in state if k not in own],
+    }
+    if not report["loaded"]:
+        raise ValueError(f"no tensor of {source} fits {type(model).__name__}: not a related model")
+    model.load_state_dict({k: state[k] for k in report["loaded"]}, strict=False)
+    return report

@@ -2,7 +2,22 @@
 
 from zoo.tasks.base import ZooModule
 from zoo.tasks.classification import Classifier, ImageClassifier
+from zoo.tasks.language import CausalLM, LanguageModel, MaskedLM
 from zoo.tasks.optim import DEFAULT_OPTIM, OptimArgs
 from zoo.tasks.regression import Regressor
+from zoo.tasks.seq2seq import Seq2Seq
+from zoo.tasks.text import TextClassifier
 
-__all__ = ["ZooModule", "Classifier", "ImageClassifier", "Regressor", "OptimArgs", "DEFAULT_OPTIM"]
+__all__ = [
+    "ZooModule",
+    "Classifier",
+    "ImageClassifier",
+    "TextClassifier",
+    "Regressor",
+    "LanguageModel",
+    "CausalLM",
+    "MaskedLM",
+    "Seq2Seq",
+    "OptimArgs",
+    "DEFAULT_OPTIM",
+]
