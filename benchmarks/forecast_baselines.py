@@ -158,7 +158,8 @@ def main() -> None:
             print(f"   {'method':<34}{'test MAE':>12}{'/ ARIMA':>10}{'/ s-naive':>11}")
             for method, mae in scores.items():
                 mark = "  <- default" if method == DEFAULT else ""
-                print(f"   {method:<34}{mae:>12.4f}{mae / reference:>10.3f}{mae / scores['seasonal-naive']:>11.3f}{mark}")
+                naive = scores["seasonal-naive"]
+                print(f"   {method:<34}{mae:>12.4f}{mae / reference:>10.3f}{mae / naive:>11.3f}{mark}")
 
     if DEFAULT in args.models:
         print(f"\nDefault forecaster {DEFAULT}:")

@@ -64,7 +64,7 @@ def main() -> None:
     import zoo
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--path", default=None, help="a UCR/UEA file or folder (default: embedded cylinder-bell-funnel)")
+    parser.add_argument("--path", default=None, help="a UCR/UEA file or folder (default: cylinder-bell-funnel)")
     parser.add_argument("--models", nargs="+", default=zoo.list_models(modality="timeseries", task="classification"))
     parser.add_argument("--max_epochs", type=int, default=None, help="override the recipes' epochs (quick checks)")
     args = parser.parse_args()

@@ -319,19 +319,18 @@ class ForecastingDataModule(ZooDataModule):
         return times, values, self.target + self.covariates
 
     def _split_bounds(self, n: int) -> tuple[int, int, int]:
-        if not 0 <= self.val_fraction < 1 or not 0 <= self.test_fraction < 1 or self.val_fraction + self.test_fraction >= 1:
-            raise ValueError(
-                f"val_fraction={self.val_fraction} and test_fraction={self.test_fraction} must leave a training part"
-            )
-        n_test, n_val = round(self.test_fraction * n), round(self.val_fraction * n)
+        """(first validation step, first test step, n): the chronological 70/10/20 (by default) cut."""
+        val, test = self.val_fraction, self.test_fraction
+        if not 0 <= val < 1 or not 0 <= test < 1 or val + test >= 1:
+            raise ValueError(f"val_fraction={val} and test_fraction={test} must leave a training part")
+        n_test, n_val = round(test * n), round(val * n)
         n_train = n - n_val - n_test
-        need = self.lookback + self.horizon
-        if n_train < need:
+        if n_train < self.lookback + self.horizon:
             raise ValueError(
                 f"{self.source}: the training part has {n_train} of {n} steps, fewer than lookback + horizon = "
                 f"{self.lookback} + {self.horizon}; use a shorter lookback/horizon or smaller val/test fractions"
             )
-        for name, size, fraction in (("validation", n_val, self.val_fraction), ("test", n_test, self.test_fraction)):
+        for name, size, fraction in (("validation", n_val, val), ("test", n_test, test)):
             if fraction > 0 and size < self.horizon:
                 raise ValueError(
                     f"{self.source}: the {name} part has {size} steps, fewer than horizon={self.horizon}: "
@@ -346,8 +345,10 @@ class ForecastingDataModule(ZooDataModule):
         bounds = self._split_bounds(len(raw))
         values = _fill_gaps(raw, [0, *bounds])
         train = values[: bounds[0]]
-        loc, scale = (train.mean(0), train.std(0)) if self.scaler == "zscore" else (np.zeros(len(columns)), np.ones(len(columns)))
-        scale = np.where(scale > 1e-12, scale, 1.0)
+        if self.scaler == "zscore":
+            loc, scale = train.mean(0), np.where(train.std(0) > 1e-12, train.std(0), 1.0)
+        else:
+            loc, scale = np.zeros(len(columns)), np.ones(len(columns))
         starts, ends = [0, bounds[0], bounds[1]], list(bounds)
         h, lb = self.horizon, self.lookback
         self.origins = {
@@ -423,10 +424,13 @@ class ForecastingDataModule(ZooDataModule):
         from datamodules.tabular import read_table
 
         card = self._card
-        times, raw = read_series_frame(read_table(self.predict_path), card["time_column"], card["columns"], self.predict_path)
+        frame = read_table(self.predict_path)
+        times, raw = read_series_frame(frame, card["time_column"], card["columns"], self.predict_path)
         lookback = card["lookback"]
         if len(raw) < lookback:
-            raise ValueError(f"{self.predict_path}: {len(raw)} rows, fewer than the model's lookback of {lookback} steps")
+            raise ValueError(
+                f"{self.predict_path}: {len(raw)} rows, fewer than the model's lookback of {lookback} steps"
+            )
         self._predict_series = torch.from_numpy(_fill_gaps(raw, [0, len(raw)]))
         origins = np.arange(lookback, len(raw) + 1) if self.predict_origins == "all" else np.array([len(raw)])
         self._predict_ids = [_time_label(times.iloc[o - 1]) for o in origins]
@@ -439,7 +443,10 @@ class ForecastingDataModule(ZooDataModule):
 
     # -- baselines (benchmarks) ------------------------------------------------------------------
     def seasonal_naive(self, split: str = "test") -> np.ndarray:
-        """Forecasts ``(windows, horizon, num_targets)`` repeating the last observed season (the last value when ``season=1``)."""
+        """Forecasts ``(windows, horizon, num_targets)`` repeating the last observed season.
+
+        With ``season=1`` this is the naive forecast: the last value, for every step.
+        """
         self._prepare()
         season, h, t = self._card["season"], self._card["horizon"], len(self._card["target"])
         steps = np.arange(h)

@@ -359,7 +359,9 @@ class SeriesClassificationDataModule(ZooDataModule):
             t_series, t_labels, t_file = parts["test"]
             unknown = sorted({lab for lab in t_labels if lab not in index}, key=_natural_key)
             if unknown:
-                raise ValueError(f"{t_file}: label(s) {unknown[:5]} never occur in the training file {file} ({classes})")
+                raise ValueError(
+                    f"{t_file}: label(s) {unknown[:5]} never occur in the training file {file} ({classes})"
+                )
             arrays["test"] = (_to_array(t_series, length), np.array([index[lab] for lab in t_labels]))
         train_x = arrays["train"][0]
         mean = train_x.mean(axis=(0, 2)).tolist()

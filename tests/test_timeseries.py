@@ -68,7 +68,8 @@ def test_scaler_is_fitted_on_the_training_part_only(tmp_path: Path) -> None:
     frame = pd.read_csv(csv)
     frame.loc[dm.bounds[0]:, "sales"] *= 1000  # change only the held-out parts
     frame.to_csv(tmp_path / "b.csv", index=False)
-    other = ForecastingDataModule(path=str(tmp_path / "b.csv"), time_column="date", target="sales", lookback=12, horizon=6)
+    other = ForecastingDataModule(path=str(tmp_path / "b.csv"), time_column="date", target="sales", lookback=12,
+                                  horizon=6)
     other.setup("fit")
     assert other.card["scaler"] == dm.card["scaler"]
 

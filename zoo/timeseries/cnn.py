@@ -44,7 +44,9 @@ class FCNNet(nn.Module):
             layers += [nn.BatchNorm1d(out), nn.ReLU(inplace=True)]
             width = out
         self.features = nn.Sequential(*layers)
-        self.head = nn.Sequential(nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(width, num_outputs))
+        self.head = nn.Sequential(
+            nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(width, num_outputs)
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         return self.head(self.features(x))

@@ -105,13 +105,16 @@ class AttentionSeq2SeqForecaster(Forecaster):
         if not 0.0 <= teacher_forcing <= 1.0:
             raise ValueError(f"teacher_forcing is a probability, got {teacher_forcing}")
         self.teacher_forcing = teacher_forcing
-        self.net = AttentionSeq2SeqNet(self.input_size, self.num_targets, self.horizon, hidden_size, attention_size, dropout)
+        self.net = AttentionSeq2SeqNet(
+            self.input_size, self.num_targets, self.horizon, hidden_size, attention_size, dropout
+        )
 
     def forecast(self, z: Tensor, target: Tensor | None = None) -> Tensor:
         return self.net(z, target if self.training else None, self.teacher_forcing)
 
 
-register_model("seq2seq_forecaster", AttentionSeq2SeqForecaster, {"input_size": 1, "num_targets": 1, "lookback": 36, "horizon": 12},
+_CO2 = {"input_size": 1, "num_targets": 1, "lookback": 36, "horizon": 12}
+register_model("seq2seq_forecaster", AttentionSeq2SeqForecaster, _CO2,
                modality="timeseries", task="forecasting", reference="Bahdanau, Cho & Bengio 2015, arXiv:1409.0473",
                config="configs/timeseries/seq2seq_co2.yaml",
                test_overrides={"lookback": 16, "horizon": 4, "input_size": 2, "num_targets": 1})

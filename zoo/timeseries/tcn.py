@@ -67,7 +67,9 @@ class TCNForecaster(Forecaster):
     ) -> None:
         super().__init__(input_size, num_targets, horizon, lookback, window_norm, window_scale, loss, **optim)
         self.save_hyperparameters()
-        self.net = TCNForecasterNet(self.input_size, self.num_targets, self.horizon, tuple(channels), kernel_size, dropout)
+        self.net = TCNForecasterNet(
+            self.input_size, self.num_targets, self.horizon, tuple(channels), kernel_size, dropout
+        )
 
 
 register_model("tcn_forecaster", TCNForecaster, {"input_size": 1, "num_targets": 1, "lookback": 36, "horizon": 12},

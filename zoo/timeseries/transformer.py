@@ -58,7 +58,9 @@ class TransformerForecasterNet(nn.Module):
             TransformerBlock(dim, num_heads, mlp_ratio, dropout, attn_dropout=dropout) for _ in range(depth)
         )
         self.norm = nn.LayerNorm(dim, eps=1e-6)
-        self.head = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(self.num_patches * dim, horizon * num_targets))
+        self.head = nn.Sequential(  # every token's features → the whole horizon
+            nn.Flatten(), nn.Dropout(dropout), nn.Linear(self.num_patches * dim, horizon * num_targets)
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         b, _, c = x.shape
@@ -108,7 +110,8 @@ class TransformerForecaster(Forecaster):
         )
 
 
-register_model("transformer_forecaster", TransformerForecaster, {"input_size": 1, "num_targets": 1, "lookback": 36, "horizon": 12},
+_CO2 = {"input_size": 1, "num_targets": 1, "lookback": 36, "horizon": 12}
+register_model("transformer_forecaster", TransformerForecaster, _CO2,
                modality="timeseries", task="forecasting",
                reference="Vaswani et al. 2017, arXiv:1706.03762; Nie et al. 2023 (PatchTST), arXiv:2211.14730",
                config="configs/timeseries/transformer_co2.yaml",
