@@ -276,6 +276,7 @@ class ForecastingDataModule(ZooDataModule):
         self.values: np.ndarray | None = None  # after setup: (N, input_size), gaps filled
         self.bounds: tuple[int, int, int] = (0, 0, 0)  # first step of the val part, of the test part, N
         self.origins: dict[str, np.ndarray] = {}  # after setup: first forecast step of each window, per split
+        self._predict_ids: list[str] = []
 
     # -- reading -------------------------------------------------------------------------------
     @property

@@ -14,7 +14,8 @@ import pytest
 import torch
 
 from datamodules.timeseries import ForecastingDataModule, load_embedded_series
-from datamodules.timeseries_classification import SeriesClassificationDataModule, cylinder_bell_funnel, read_ts
+from datamodules.timeseries_classification import SeriesClassificationDataModule, cylinder_bell_funnel
+from datamodules.timeseries_formats import read_ts
 
 
 # -- forecasting --------------------------------------------------------------------------------
@@ -280,6 +281,9 @@ def test_missing_and_unsupported_files(tmp_path: Path) -> None:
     (tmp_path / "x.arff").write_text("@relation x\n")
     with pytest.raises(ValueError, match=r"x.arff: unsupported series format"):
         SeriesClassificationDataModule(path=str(tmp_path / "x.arff")).data_args()
+    (tmp_path / "binary.ts").write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")
+    with pytest.raises(ValueError, match=r"binary.ts: not a text .ts file"):
+        SeriesClassificationDataModule(path=str(tmp_path / "binary.ts")).data_args()
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match=r"empty: no <Name>_TRAIN"):
         SeriesClassificationDataModule(path=str(tmp_path / "empty")).data_args()
