@@ -266,6 +266,8 @@ class ForecastingDataModule(ZooDataModule):
                 raise ValueError(f"{name} must be a positive number of steps, got {value}")
         if scaler not in ("zscore", "none"):
             raise ValueError(f"scaler={scaler!r} is not one of ('zscore', 'none')")
+        if predict_origins not in PredictOrigins.__args__:
+            raise ValueError(f"predict_origins={predict_origins!r} is not one of {PredictOrigins.__args__}")
         self.path, self.time_column, self.dataset = path, time_column, dataset
         self.target = [target] if isinstance(target, str) else list(target or [])
         self.covariates = list(covariates or [])
@@ -298,7 +300,7 @@ class ForecastingDataModule(ZooDataModule):
                     f"{self.path}: time column {self.time_column!r} not found; columns are {list(frame.columns)}"
                 )
             target = self.target or [c for c in frame.columns if c != self.time_column and c not in self.covariates]
-            season = self.season or None
+            season = self.season
         else:
             spec = EMBEDDED_SERIES.get(self.dataset)
             if spec is None:
