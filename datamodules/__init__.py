@@ -4,11 +4,15 @@ from datamodules.base import TensorLoader, ZooDataModule
 from datamodules.image import ImageDataModule
 from datamodules.tabular import TabularDataModule
 from datamodules.text import LanguageModelDataModule, Seq2SeqDataModule, TextClassificationDataModule
+from datamodules.timeseries import ForecastingDataModule
+from datamodules.timeseries_classification import SeriesClassificationDataModule
 
 __all__ = [
+    "ForecastingDataModule",
     "ImageDataModule",
     "LanguageModelDataModule",
     "Seq2SeqDataModule",
+    "SeriesClassificationDataModule",
     "TabularDataModule",
     "TensorLoader",
     "TextClassificationDataModule",

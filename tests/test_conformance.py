@@ -21,6 +21,7 @@ from tests.examples import ExampleDataModule
 from zoo.tasks import Classifier, LanguageModel, Regressor, Seq2Seq
 from zoo.tasks.autoencoder import AutoencoderBase
 from zoo.tasks.generative import GAN
+from zoo.tasks.forecasting import Forecaster
 
 MODELS = zoo.list_models()
 PRIMITIVES = (int, float, str, bool, type(None))
@@ -43,6 +44,8 @@ def expected_shape(model: LightningModule, batch_size: int) -> tuple[int, ...]:
         return (batch_size,)
     if isinstance(model, AutoencoderBase):  # reconstructions
         return (batch_size, model.in_channels, model.image_size, model.image_size)
+    if isinstance(model, Forecaster):
+        return (batch_size, model.horizon, model.num_targets)
     raise AssertionError(f"no expected output shape for {type(model).__name__}: add its task base here")
 
 

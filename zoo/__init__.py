@@ -27,6 +27,7 @@ from zoo.registry import create_model as _create
 # every family registers its presets on import
 from zoo.tabular import mlp  # noqa: F401, E402
 from zoo.text import bert, gpt, t5, transformer  # noqa: F401, E402
+from zoo.timeseries import cnn, rnn, seq2seq, tcn, transformer  # noqa: F401, E402
 from zoo.vision import lenet, resnet  # noqa: F401, E402
 
 __all__ = [

@@ -48,10 +48,14 @@ DATA_ARGS = (
     "input_size",
     "horizon",
     "sample_rate",
+    "lookback",
+    "series_length",
 )
 # Of those (and ``backbone``: a pretrained model whose tokenizer the text data must use), the ones a datamodule
-# can adapt to when only the model sets them (resize, convert, resample, tokenize).
-ADAPTABLE_ARGS = ("in_channels", "image_size", "sample_rate", "max_seq_len", "backbone")
+# can adapt to when only the model sets them (resize, convert, resample, tokenize, cut windows).
+ADAPTABLE_ARGS = (
+    "in_channels", "image_size", "sample_rate", "max_seq_len", "backbone", "lookback", "horizon", "series_length"
+)
 
 
 def _import(class_path: str) -> type:

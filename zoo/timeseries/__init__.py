@@ -1,0 +1,1 @@
+"""Time-series models: multi-step forecasters and series classifiers."""

@@ -1,0 +1,179 @@
+"""Recurrent networks on time series: LSTM/GRU forecasters and an LSTM series classifier.
+
+- LSTM (Hochreiter & Schmidhuber 1997, Neural Computation 9(8)); GRU (Cho et al. 2014,
+  arXiv:1406.1078); both from ``torch.nn`` (cuDNN kernels on a GPU).
+- Forecasting uses the *direct* multi-horizon strategy: the encoder's last hidden state maps to
+  all ``horizon × num_targets`` outputs at once, so errors do not compound step by step as in
+  recursive one-step forecasting (Taieb et al. 2012, "A review and comparison of strategies for
+  multi-step ahead time series forecasting", Expert Systems with Applications 39(8)).
+- The classifier reads a series step by step and pools its hidden states: the last state, their
+  mean, or attention pooling (Yang et al. 2016, "Hierarchical Attention Networks").
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Unpack
+
+import torch
+from torch import Tensor, nn
+
+from zoo.layers.attention import AttentionPooling
+from zoo.registry import register_model
+from zoo.tasks import OptimArgs
+from zoo.tasks.classification import ClassificationTask
+from zoo.tasks.forecasting import Forecaster, ForecastLoss, WindowNorm
+from zoo.timeseries.base import SeriesClassifier
+
+__all__ = ["Cell", "Pooling", "RNNForecaster", "RNNForecasterNet", "RNNSeriesClassifier", "RNNSeriesNet"]
+
+Cell = Literal["lstm", "gru"]
+Pooling = Literal["last", "mean", "attention"]
+
+
+def _rnn(cell: Cell, input_size: int, hidden_size: int, num_layers: int, dropout: float, bidirectional: bool = False):
+    if cell not in ("lstm", "gru"):
+        raise ValueError(f"cell={cell!r} is not one of ('lstm', 'gru')")
+    cls = nn.LSTM if cell == "lstm" else nn.GRU
+    # nn.LSTM applies dropout between layers only: with one layer it would warn and do nothing
+    return cls(input_size, hidden_size, num_layers, batch_first=True, bidirectional=bidirectional,
+               dropout=dropout if num_layers > 1 else 0.0)
+
+
+class RNNForecasterNet(nn.Module):
+    """``(B, lookback, input_size) → (B, horizon, num_targets)`` from the last hidden state."""
+
+    def __init__(
+        self,
+        input_size: int,
+        num_targets: int,
+        horizon: int,
+        hidden_size: int = 64,
+        num_layers: int = 2,
+        dropout: float = 0.1,
+        cell: Cell = "lstm",
+    ) -> None:
+        super().__init__()
+        self.horizon, self.num_targets = horizon, num_targets
+        self.rnn = _rnn(cell, input_size, hidden_size, num_layers, dropout)
+        self.head = nn.Linear(hidden_size, horizon * num_targets)
+
+    def forward(self, x: Tensor) -> Tensor:
+        out, _ = self.rnn(x)  # (B, L, hidden)
+        return self.head(out[:, -1]).view(-1, self.horizon, self.num_targets)
+
+
+class RNNForecaster(Forecaster):
+    """LSTM or GRU forecaster, direct multi-horizon output.
+
+    Args:
+        cell: ``lstm`` or ``gru``.
+        hidden_size: width of the recurrent state.
+        num_layers: stacked recurrent layers.
+        dropout: dropout between stacked layers.
+    """
+
+    def __init__(
+        self,
+        cell: Cell = "lstm",
+        hidden_size: int = 64,
+        num_layers: int = 2,
+        dropout: float = 0.1,
+        input_size: int | None = None,
+        num_targets: int | None = None,
+        horizon: int | None = None,
+        lookback: int | None = None,
+        window_norm: WindowNorm = "last",
+        window_scale: bool = True,
+        loss: ForecastLoss = "mse",
+        **optim: Unpack[OptimArgs],
+    ) -> None:
+        super().__init__(input_size, num_targets, horizon, lookback, window_norm, window_scale, loss, **optim)
+        self.save_hyperparameters()
+        self.net = RNNForecasterNet(
+            self.input_size, self.num_targets, self.horizon, hidden_size, num_layers, dropout, cell
+        )
+
+
+class RNNSeriesNet(nn.Module):
+    """``(B, input_size, T) → (B, num_outputs)``: a (bidirectional) recurrent encoder, pooled over time."""
+
+    def __init__(
+        self,
+        input_size: int,
+        num_outputs: int,
+        hidden_size: int = 64,
+        num_layers: int = 1,
+        bidirectional: bool = True,
+        pooling: Pooling = "mean",
+        dropout: float = 0.1,
+        cell: Cell = "lstm",
+    ) -> None:
+        super().__init__()
+        if pooling not in Pooling.__args__:
+            raise ValueError(f"pooling={pooling!r} is not one of {Pooling.__args__}")
+        self.pooling = pooling
+        self.rnn = _rnn(cell, input_size, hidden_size, num_layers, dropout, bidirectional)
+        width = hidden_size * (2 if bidirectional else 1)
+        self.attention = AttentionPooling(width) if pooling == "attention" else None
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(width, num_outputs))
+
+    def forward(self, x: Tensor) -> Tensor:
+        out, _ = self.rnn(x.transpose(1, 2))  # (B, T, width)
+        if self.attention is not None:
+            pooled, _ = self.attention(out)
+        elif self.pooling == "mean":
+            pooled = out.mean(1)
+        elif self.rnn.bidirectional:
+            # the forward direction ends at the last step, the backward one at the first
+            half = out.shape[-1] // 2
+            pooled = torch.cat([out[:, -1, :half], out[:, 0, half:]], dim=-1)
+        else:
+            pooled = out[:, -1]
+        return self.head(pooled)
+
+
+class RNNSeriesClassifier(SeriesClassifier):
+    """LSTM (or GRU) series classifier.
+
+    Args:
+        cell: ``lstm`` or ``gru``.
+        hidden_size: width of the recurrent state (per direction).
+        num_layers: stacked recurrent layers.
+        bidirectional: also read the series backwards.
+        pooling: ``last`` hidden state(s), ``mean`` over time, or ``attention`` pooling.
+        dropout: dropout between layers and before the head.
+    """
+
+    def __init__(
+        self,
+        cell: Cell = "lstm",
+        hidden_size: int = 64,
+        num_layers: int = 1,
+        bidirectional: bool = True,
+        pooling: Pooling = "mean",
+        dropout: float = 0.1,
+        num_classes: int | None = None,
+        input_size: int | None = None,
+        series_length: int | None = None,
+        task: ClassificationTask | None = None,
+        label_smoothing: float = 0.0,
+        **optim: Unpack[OptimArgs],
+    ) -> None:
+        super().__init__(num_classes, input_size, series_length, task, label_smoothing, **optim)
+        self.save_hyperparameters()
+        self.net = RNNSeriesNet(
+            self.input_size, self.num_outputs, hidden_size, num_layers, bidirectional, pooling, dropout, cell
+        )
+
+
+_LSTM = "Hochreiter & Schmidhuber 1997, Neural Computation 9(8)"
+_GRU = "Cho et al. 2014, arXiv:1406.1078"
+_CO2 = {"input_size": 1, "num_targets": 1, "lookback": 36, "horizon": 12}
+_SMALL = {"lookback": 16, "horizon": 4, "input_size": 2, "num_targets": 1}
+register_model("lstm_forecaster", RNNForecaster, dict(cell="lstm", **_CO2), modality="timeseries", task="forecasting",
+               reference=_LSTM, config="configs/timeseries/lstm_co2.yaml", test_overrides=_SMALL)
+register_model("gru_forecaster", RNNForecaster, dict(cell="gru", **_CO2), modality="timeseries", task="forecasting",
+               reference=_GRU, config="configs/timeseries/gru_co2.yaml", test_overrides=_SMALL)
+register_model("lstm_series", RNNSeriesClassifier, {"num_classes": 3, "input_size": 1, "series_length": 128},
+               modality="timeseries", task="classification", reference=_LSTM, config="configs/timeseries/lstm_cbf.yaml",
+               test_overrides={"series_length": 32})
