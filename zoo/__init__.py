@@ -25,7 +25,7 @@ from zoo.registry import create_model as _create
 
 # every family registers its presets on import
 from zoo.tabular import mlp  # noqa: F401, E402
-from zoo.vision import lenet, resnet  # noqa: F401, E402
+from zoo.vision import alexnet, densenet, efficientnet, lenet, mobilenet, resnet, transfer, vgg, vit  # noqa: F401, E402
 
 __all__ = [
     "__version__",
