@@ -302,6 +302,8 @@ class ImageDataModule(ZooDataModule):
         unknown = sorted({c for (_, c), i in zip(part, labels) if i < 0})
         if unknown:
             raise ValueError(f"{self.source}: {name} split has label(s) {unknown} absent from training ({classes})")
+        if not files:  # an empty split (a zero fraction)
+            return (torch.empty(0, channels, size, size, dtype=torch.uint8), torch.empty(0, dtype=torch.long))
         fits = len(files) * channels * size * size <= _IN_MEMORY_BYTES
         if self.in_memory or (self.in_memory is None and fits):
             images, keep = self._decode_all(files)

@@ -46,13 +46,19 @@ _IMAGENET_PREPROCESSING = {"crop_size": 224, "resize_size": 256, "mean": [0.485,
                            "std": [0.229, 0.224, 0.225]}  # fmt: skip
 
 
-def _torchvision_model(name: str, weights: Any = None) -> nn.Module:
+def _check_backbone(name: str) -> None:
     import torchvision.models as tvm
 
-    names = tvm.list_models(module=tvm)
+    names = tvm.list_models(module=tvm)  # the classification models (not detection, segmentation ...)
     if name not in names:
         close = difflib.get_close_matches(name, names, n=3)
         raise ValueError(f"backbone {name!r} is not a torchvision classification model; did you mean {close}?")
+
+
+def _torchvision_model(name: str, weights: Any = None) -> nn.Module:
+    import torchvision.models as tvm
+
+    _check_backbone(name)
     return tvm.get_model(name, weights=weights)
 
 
@@ -140,6 +146,7 @@ class PretrainedClassifier(ImageClassifier):
             raise ValueError(f"strategy={strategy!r} is not one of {Strategy.__args__}")
         if in_channels != 3:
             raise ValueError(f"pretrained ImageNet backbones read RGB images: in_channels must be 3, got {in_channels}")
+        _check_backbone(backbone)
         preprocessing = self._preprocessing(backbone, weights, weights_file, crop_size)
         size = crop_size or (preprocessing["crop_size"] if preprocessing else 224)
         super().__init__(num_classes, in_channels, size, task, label_smoothing, **optim)
