@@ -71,7 +71,8 @@ def main() -> None:
             ok = "ok" if acc >= BAR else "LOW"
             print(f"{family:<20} {recipe:<24} {params:>9,} {epochs:>6} {acc:>8.4f} {ok:>5} {wall:>7.1f}", flush=True)
     low = [f for f, a in rows if a < BAR]
-    print(f"\n{len(rows) - len(low)}/{len(rows)} families at test accuracy >= {BAR}" + (f"; below: {low}" if low else ""))
+    summary = f"{len(rows) - len(low)}/{len(rows)} families at test accuracy >= {BAR}"
+    print(f"\n{summary}" + (f"; below: {low}" if low else ""))
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["AugmentPreset", "Augment", "RandAugment", "PRESETS"]
+__all__ = ["PRESETS", "Augment", "AugmentPreset", "RandAugment"]
 
 AugmentPreset = Literal["none", "light", "standard", "randaugment"]
 

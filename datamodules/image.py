@@ -40,7 +40,7 @@ from torch.utils.data import Dataset
 from datamodules.augment import PRESETS, AugmentPreset
 from datamodules.base import ZooDataModule, split_indices
 
-__all__ = ["ImageDataModule", "decode_image", "IMAGE_EXTENSIONS"]
+__all__ = ["IMAGE_EXTENSIONS", "ImageDataModule", "decode_image"]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 ImageDatasetName = Literal["digits", "MNIST", "FashionMNIST", "KMNIST", "CIFAR10", "CIFAR100", "SVHN", "STL10"]
@@ -402,7 +402,8 @@ class ImageDataModule(ZooDataModule):
         if device.type != "cuda" or self.on_device is False or data[0].device == device:
             return None
         size = sum(t.numel() * t.element_size() for t in data)
-        if self.on_device is None and size > _ON_DEVICE_FRACTION * torch.cuda.get_device_properties(device).total_memory:
+        total = torch.cuda.get_device_properties(device).total_memory
+        if self.on_device is None and size > _ON_DEVICE_FRACTION * total:
             return None
         return device
 

@@ -127,8 +127,10 @@ def test_torchvision_dataset_by_name_offline(tmp_path: Path) -> None:
 class _Model(torch.nn.Module):
     """What the datamodule reads from a trainer's model: geometry and declared preprocessing."""
 
-    in_channels, image_size = 3, 12
-    preprocessing = {"crop_size": 12, "resize_size": 16, "mean": [0.5, 0.4, 0.3], "std": [0.2, 0.2, 0.2]}
+    def __init__(self) -> None:
+        super().__init__()
+        self.in_channels, self.image_size = 3, 12
+        self.preprocessing = {"crop_size": 12, "resize_size": 16, "mean": [0.5, 0.4, 0.3], "std": [0.2, 0.2, 0.2]}
 
 
 class _Trainer:
@@ -145,7 +147,8 @@ def test_normalisation_from_the_train_split_or_the_model(tree: Path) -> None:
     data = ImageDataModule(path=str(tree), image_size=8)
     data.setup("fit")
     x = data.splits["train"][0].float().div(255).transpose(0, 1).flatten(1)
-    assert data.card["mean"] == pytest.approx(x.mean(1).tolist()) and data.card["std"] == pytest.approx(x.std(1).tolist())
+    assert data.card["mean"] == pytest.approx(x.mean(1).tolist())
+    assert data.card["std"] == pytest.approx(x.std(1).tolist())
 
     declared = _with_model(ImageDataModule(dataset="digits"), _Model())
     declared.setup("fit")  # the model's preprocessing: resize 16, crop 12, its statistics; grey → RGB

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-__all__ = ["ChannelAttention", "SpatialAttention", "CBAM"]
+__all__ = ["CBAM", "ChannelAttention", "SpatialAttention"]
 
 
 class ChannelAttention(nn.Module):
@@ -22,8 +22,10 @@ class ChannelAttention(nn.Module):
     def __init__(self, channels: int, reduction: int = 16) -> None:
         super().__init__()
         hidden = max(1, channels // reduction)
-        self.mlp = nn.Sequential(
-            nn.Conv2d(channels, hidden, 1, bias=False), nn.ReLU(inplace=True), nn.Conv2d(hidden, channels, 1, bias=False)
+        self.mlp = nn.Sequential(  # 1×1 convolutions on (B, C, 1, 1) = the shared fully connected layers
+            nn.Conv2d(channels, hidden, 1, bias=False),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(hidden, channels, 1, bias=False),
         )
 
     def forward(self, x: Tensor) -> Tensor:

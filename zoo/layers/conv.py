@@ -19,7 +19,7 @@ from torchvision.ops import StochasticDepth
 
 from zoo.layers.se import SqueezeExcitation
 
-__all__ = ["conv_bn_act", "DepthwiseSeparable", "InvertedResidual", "make_divisible"]
+__all__ = ["DepthwiseSeparable", "InvertedResidual", "conv_bn_act", "make_divisible"]
 
 Activation = Callable[[], nn.Module]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-__all__ = ["DenseLayer", "DenseBlock", "Transition"]
+__all__ = ["DenseBlock", "DenseLayer", "Transition"]
 
 
 class DenseLayer(nn.Module):

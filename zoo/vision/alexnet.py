@@ -22,7 +22,7 @@ from zoo.registry import register_model
 from zoo.tasks import ImageClassifier, OptimArgs
 from zoo.tasks.classification import ClassificationTask
 
-__all__ = ["AlexNetNet", "AlexNet", "alexnet_feature_size"]
+__all__ = ["AlexNet", "AlexNetNet", "alexnet_feature_size"]
 
 
 def alexnet_feature_size(image_size: int) -> int:
@@ -94,8 +94,9 @@ class AlexNet(ImageClassifier):
 
 
 _REF = "Krizhevsky et al. 2012, NeurIPS; one-GPU widths: Krizhevsky 2014, arXiv:1404.5997"
-register_model("alexnet", AlexNet, dict(num_classes=1000, in_channels=3, image_size=224), modality="image",
+register_model("alexnet", AlexNet, {"num_classes": 1000, "in_channels": 3, "image_size": 224}, modality="image",
                task="classification", reference=_REF, config="configs/vision/alexnet.yaml",
                reference_model="torchvision.models.alexnet", test_overrides={"image_size": 64, "num_classes": 5})
-register_model("alexnet_small", AlexNet, dict(hidden=512, lrn=True, num_classes=10, in_channels=3, image_size=64),
+_SMALL = {"hidden": 512, "lrn": True, "num_classes": 10, "in_channels": 3, "image_size": 64}
+register_model("alexnet_small", AlexNet, _SMALL,
                modality="image", task="classification", reference=_REF, config="configs/vision/alexnet_small.yaml")

@@ -23,7 +23,7 @@ from zoo.registry import register_model
 from zoo.tasks import ImageClassifier, OptimArgs
 from zoo.tasks.classification import ClassificationTask
 
-__all__ = ["DenseNetNet", "DenseNet"]
+__all__ = ["DenseNet", "DenseNetNet"]
 
 
 class DenseNetNet(nn.Module):
@@ -110,11 +110,11 @@ class DenseNet(ImageClassifier):
 
 
 _REF = "Huang et al. 2017, arXiv:1608.06993"
-register_model("densenet121", DenseNet, dict(blocks=(6, 12, 24, 16), growth_rate=32, num_classes=1000, in_channels=3,
-                                             image_size=224),
+_IMAGENET = {"num_classes": 1000, "in_channels": 3, "image_size": 224}
+register_model("densenet121", DenseNet, {"blocks": (6, 12, 24, 16), "growth_rate": 32, **_IMAGENET},
                modality="image", task="classification", reference=_REF, config="configs/vision/densenet121.yaml",
                reference_model="torchvision.models.densenet121", test_overrides={"image_size": 32, "num_classes": 5})
-_CIFAR = dict(stem="cifar", growth_rate=12, num_classes=10, in_channels=3, image_size=32)
+_CIFAR = {"stem": "cifar", "growth_rate": 12, "num_classes": 10, "in_channels": 3, "image_size": 32}
 register_model("densenet_bc100_k12", DenseNet, dict(blocks=(16, 16, 16), **_CIFAR), modality="image",
                task="classification", reference=_REF, config="configs/vision/densenet_bc100_k12.yaml",
                test_overrides={"image_size": 16})

@@ -25,7 +25,7 @@ from zoo.registry import register_model
 from zoo.tasks import ImageClassifier, OptimArgs
 from zoo.tasks.classification import ClassificationTask
 
-__all__ = ["EfficientNetNet", "EfficientNet", "compound_scaling", "B0_STAGES", "PHI"]
+__all__ = ["B0_STAGES", "PHI", "EfficientNet", "EfficientNetNet", "compound_scaling"]
 
 ALPHA, BETA, GAMMA = 1.2, 1.1, 1.15  # depth, width, resolution bases (the paper's grid search at φ = 1)
 # B0: (expansion, kernel, first stride, output channels, layers) per stage; the stem has 32 channels
@@ -115,12 +115,12 @@ class EfficientNet(ImageClassifier):
 _REF = "Tan & Le 2019, arXiv:1905.11946"
 for _name, _size, _drop in (("b0", 224, 0.2), ("b1", 240, 0.2), ("b2", 260, 0.3), ("b3", 300, 0.3)):
     register_model(f"efficientnet_{_name}", EfficientNet,
-                   dict(phi=PHI[_name], dropout=_drop, num_classes=1000, in_channels=3, image_size=_size),
+                   {"phi": PHI[_name], "dropout": _drop, "num_classes": 1000, "in_channels": 3, "image_size": _size},
                    modality="image", task="classification", reference=_REF,
                    config=f"configs/vision/efficientnet_{_name}.yaml",
                    reference_model=f"torchvision.models.efficientnet_{_name}",
                    test_overrides={"image_size": 32, "num_classes": 5})
-register_model("efficientnet_b0_cifar", EfficientNet, dict(phi=0.0, stem="cifar", num_classes=10, in_channels=3,
-                                                           image_size=32),
+register_model("efficientnet_b0_cifar", EfficientNet, {"phi": 0.0, "stem": "cifar", "num_classes": 10, "in_channels": 3,
+                                                           "image_size": 32},
                modality="image", task="classification", reference=_REF,
                config="configs/vision/efficientnet_b0_cifar.yaml")

@@ -22,7 +22,7 @@ from zoo.registry import register_model
 from zoo.tasks import ImageClassifier, OptimArgs
 from zoo.tasks.classification import ClassificationTask
 
-__all__ = ["MobileNetV1Net", "MobileNetV2Net", "MobileNet"]
+__all__ = ["MobileNet", "MobileNetV1Net", "MobileNetV2Net"]
 
 # v1: (output channels, stride) of the 13 depthwise-separable blocks
 V1_BLOCKS = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), *[(512, 1)] * 5, (1024, 2), (1024, 1))
@@ -116,13 +116,13 @@ class MobileNet(ImageClassifier):
 
 
 _V1, _V2 = "Howard et al. 2017, arXiv:1704.04861", "Sandler et al. 2018, arXiv:1801.04381"
-_IMAGENET = dict(num_classes=1000, in_channels=3, image_size=224)
+_IMAGENET = {"num_classes": 1000, "in_channels": 3, "image_size": 224}
 _SMALL = {"image_size": 64, "num_classes": 5}
 register_model("mobilenet_v1", MobileNet, dict(version=1, **_IMAGENET), modality="image", task="classification",
                reference=_V1, config="configs/vision/mobilenet_v1.yaml", test_overrides=_SMALL)
 register_model("mobilenet_v2", MobileNet, dict(version=2, dropout=0.2, **_IMAGENET), modality="image",
                task="classification", reference=_V2, config="configs/vision/mobilenet_v2.yaml",
                reference_model="torchvision.models.mobilenet_v2", test_overrides=_SMALL)
-register_model("mobilenet_v1_050_cifar", MobileNet, dict(version=1, width_mult=0.5, stem="cifar", num_classes=10,
-                                                         in_channels=3, image_size=32),
-               modality="image", task="classification", reference=_V1, config="configs/vision/mobilenet_v1_050_cifar.yaml")
+_CIFAR = {"stem": "cifar", "num_classes": 10, "in_channels": 3, "image_size": 32}
+register_model("mobilenet_v1_050_cifar", MobileNet, {"version": 1, "width_mult": 0.5, **_CIFAR}, modality="image",
+               task="classification", reference=_V1, config="configs/vision/mobilenet_v1_050_cifar.yaml")

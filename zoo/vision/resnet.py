@@ -31,7 +31,7 @@ from zoo.registry import register_model
 from zoo.tasks import ImageClassifier, OptimArgs
 from zoo.tasks.classification import ClassificationTask
 
-__all__ = ["ResNetNet", "ResNet", "STAGES", "attention_factory"]
+__all__ = ["STAGES", "ResNet", "ResNetNet", "attention_factory"]
 
 # depth → (block, blocks per stage)
 STAGES: dict[int, tuple[type[BasicBlock | Bottleneck], tuple[int, int, int, int]]] = {
@@ -160,19 +160,19 @@ class ResNet(ImageClassifier):
 
 
 _REF = "He et al. 2016, arXiv:1512.03385"
-_IMAGENET = dict(num_classes=1000, in_channels=3, image_size=224)
+_IMAGENET = {"num_classes": 1000, "in_channels": 3, "image_size": 224}
 _SMALL = {"image_size": 64, "num_classes": 5}
 for _depth in (18, 34, 50):
     register_model(f"resnet{_depth}", ResNet, dict(depth=_depth, **_IMAGENET), modality="image",
                    task="classification", reference=_REF, config=f"configs/vision/resnet{_depth}.yaml",
                    reference_model=f"torchvision.models.resnet{_depth}", test_overrides=_SMALL)
-_CIFAR = dict(num_classes=10, in_channels=3, image_size=32)
+_CIFAR = {"num_classes": 10, "in_channels": 3, "image_size": 32}
 register_model("resnet18_cifar", ResNet, dict(depth=18, stem="cifar", **_CIFAR),
                modality="image", task="classification", reference=_REF, config="configs/vision/resnet18_cifar.yaml")
-register_model("resnet18_small", ResNet, dict(depth=18, stem="cifar", width=16, dropblock=0.1, dropblock_size=3,
-                                              **_CIFAR),
-               modality="image", task="classification", reference=f"{_REF}; DropBlock: Ghiasi et al. 2018, arXiv:1810.12890",
-               config="configs/vision/resnet18_small.yaml")
+_DROPBLOCK = {"dropblock": 0.1, "dropblock_size": 3}
+register_model("resnet18_small", ResNet, dict(depth=18, stem="cifar", width=16, **_DROPBLOCK, **_CIFAR),
+               modality="image", task="classification", config="configs/vision/resnet18_small.yaml",
+               reference=f"{_REF}; DropBlock: Ghiasi et al. 2018, arXiv:1810.12890")
 # SE-ResNet and CBAM-ResNet: the ImageNet ResNet-50 they were published on, and a small CIFAR ResNet-18
 _SE_REF, _CBAM_REF = "Hu et al. 2018, arXiv:1709.01507", "Woo et al. 2018, arXiv:1807.06521"
 for _kind, _ref in (("se", _SE_REF), ("cbam", _CBAM_REF)):

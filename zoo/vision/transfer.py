@@ -38,7 +38,7 @@ from zoo.registry import register_model
 from zoo.tasks import ImageClassifier, OptimArgs
 from zoo.tasks.classification import ClassificationTask
 
-__all__ = ["TransferNet", "PretrainedClassifier", "Strategy"]
+__all__ = ["PretrainedClassifier", "Strategy", "TransferNet"]
 
 Strategy = Literal["feature_extraction", "finetune", "freeze_then_unfreeze"]
 # preprocessing of ImageNet weights without torchvision metadata (a bare weights file)
@@ -71,7 +71,8 @@ def _weights_enum(backbone: str, weights: str) -> Any:
     try:
         return enum[key]
     except KeyError:
-        raise ValueError(f"{backbone} has no weights {weights!r}; available: {['DEFAULT', *enum.__members__]}") from None
+        available = ["DEFAULT", *enum.__members__]
+        raise ValueError(f"{backbone} has no weights {weights!r}; available: {available}") from None
 
 
 def _last_linear(model: nn.Module) -> tuple[str, nn.Linear]:
@@ -224,10 +225,10 @@ class PretrainedClassifier(ImageClassifier):
         return self
 
     def on_train_epoch_start(self) -> None:
-        if self.hparams.strategy == "freeze_then_unfreeze" and self._frozen:
-            if self.current_epoch >= self.hparams.unfreeze_epoch:
-                self.unfreeze_backbone()
-                rank_zero_info(f"Epoch {self.current_epoch}: the backbone is unfrozen")
+        unfreeze_now = self.current_epoch >= self.hparams.unfreeze_epoch
+        if self.hparams.strategy == "freeze_then_unfreeze" and self._frozen and unfreeze_now:
+            self.unfreeze_backbone()
+            rank_zero_info(f"Epoch {self.current_epoch}: the backbone is unfrozen")
 
     def param_groups(self) -> list[dict[str, Any]]:
         head = {"params": list(self.net.head.parameters())}
@@ -265,7 +266,7 @@ def _read_state_dict(path: Path) -> dict[str, Tensor]:
 
 
 _REF = "Yosinski et al. 2014, arXiv:1411.1792; backbone: He et al. 2016, arXiv:1512.03385"
-register_model("transfer_resnet50", PretrainedClassifier, dict(backbone="resnet50", weights="IMAGENET1K_V2",
-                                                               num_classes=1000),
+register_model("transfer_resnet50", PretrainedClassifier, {"backbone": "resnet50", "weights": "IMAGENET1K_V2",
+                                                               "num_classes": 1000},
                modality="image", task="classification", reference=_REF, config="configs/vision/transfer_resnet50.yaml",
                test_overrides={"weights": None, "crop_size": 64, "num_classes": 5})

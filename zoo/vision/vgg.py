@@ -21,7 +21,7 @@ from zoo.registry import register_model
 from zoo.tasks import ImageClassifier, OptimArgs
 from zoo.tasks.classification import ClassificationTask
 
-__all__ = ["VGGNet", "VGG", "CONFIGS"]
+__all__ = ["CONFIGS", "VGG", "VGGNet"]
 
 # depth → convolutions per stage (every stage ends with a 2×2 max-pool); widths 64, 128, 256, 512, 512
 CONFIGS: dict[int, tuple[int, int, int, int, int]] = {
@@ -114,13 +114,15 @@ class VGG(ImageClassifier):
 
 
 _REF = "Simonyan & Zisserman 2015, arXiv:1409.1556"
-_IMAGENET = dict(num_classes=1000, in_channels=3, image_size=224)
+_IMAGENET = {"num_classes": 1000, "in_channels": 3, "image_size": 224}
+_TEST = {"image_size": 32, "num_classes": 5}
 for _depth in (11, 16):
     for _bn in (False, True):
         _name = f"vgg{_depth}{'_bn' if _bn else ''}"
-        register_model(_name, VGG, dict(depth=_depth, batch_norm=_bn, **_IMAGENET), modality="image",
+        register_model(_name, VGG, {"depth": _depth, "batch_norm": _bn, **_IMAGENET}, modality="image",
                        task="classification", reference=_REF, config=f"configs/vision/{_name}.yaml",
-                       reference_model=f"torchvision.models.{_name}", test_overrides={"image_size": 32, "num_classes": 5})
-register_model("vgg11_small", VGG, dict(depth=11, batch_norm=True, width=16, hidden=256, num_classes=10, in_channels=3,
-                                        image_size=32),
-               modality="image", task="classification", reference=_REF, config="configs/vision/vgg11_small.yaml")
+                       reference_model=f"torchvision.models.{_name}", test_overrides=_TEST)
+_SMALL = {"depth": 11, "batch_norm": True, "width": 16, "hidden": 256, "num_classes": 10, "in_channels": 3,
+          "image_size": 32}
+register_model("vgg11_small", VGG, _SMALL, modality="image", task="classification", reference=_REF,
+               config="configs/vision/vgg11_small.yaml")

@@ -23,7 +23,7 @@ from zoo.registry import register_model
 from zoo.tasks import ImageClassifier, OptimArgs
 from zoo.tasks.classification import ClassificationTask
 
-__all__ = ["PatchEmbedding", "ViTNet", "ViT"]
+__all__ = ["PatchEmbedding", "ViT", "ViTNet"]
 
 
 class PatchEmbedding(nn.Module):
@@ -130,14 +130,15 @@ class ViT(ImageClassifier):
 
 _REF = "Dosovitskiy et al. 2021, arXiv:2010.11929"
 _DEIT = f"{_REF}; widths: Touvron et al. 2021, arXiv:2012.12877"
-_CIFAR = dict(patch_size=4, num_classes=10, in_channels=3, image_size=32)
+_CIFAR = {"patch_size": 4, "num_classes": 10, "in_channels": 3, "image_size": 32}
 register_model("vit_tiny_patch4_32", ViT, dict(dim=192, depth=12, num_heads=3, **_CIFAR), modality="image",
                task="classification", reference=_DEIT, config="configs/vision/vit_tiny_patch4_32.yaml",
                test_overrides={"image_size": 8})
 register_model("vit_small_patch4_32", ViT, dict(dim=384, depth=12, num_heads=6, **_CIFAR), modality="image",
                task="classification", reference=_DEIT, config="configs/vision/vit_small_patch4_32.yaml",
                test_overrides={"image_size": 8})
-register_model("vit_b16", ViT, dict(patch_size=16, dim=768, depth=12, num_heads=12, num_classes=1000, in_channels=3,
-                                    image_size=224),
+_B16 = {"patch_size": 16, "dim": 768, "depth": 12, "num_heads": 12, "num_classes": 1000, "in_channels": 3,
+        "image_size": 224}
+register_model("vit_b16", ViT, _B16,
                modality="image", task="classification", reference=_REF, config="configs/vision/vit_b16.yaml",
                reference_model="torchvision.models.vit_b_16", test_overrides={"image_size": 32, "num_classes": 5})
