@@ -54,23 +54,26 @@ def main() -> None:
     parser.add_argument("--shots", type=int, default=10, help="labelled target images per class")
     parser.add_argument("--epochs", type=int, default=15, help="epochs on the target task")
     parser.add_argument("--pretrain-epochs", type=int, default=8)
+    parser.add_argument("--pretrained", help="a backbone file saved by an earlier run: skip the pretraining")
+    parser.add_argument("--lr", type=float, default=1e-3, help="learning rate of the head (and of scratch training)")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    common = {"backbone": "resnet18", "crop_size": 32, "lr": 1e-3}
+    common = {"backbone": "resnet18", "crop_size": 32, "lr": args.lr}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         source, target = write_digits(root)
 
-        seed_everything(0)
-        start = time.perf_counter()
-        pretrain = PretrainedClassifier(weights=None, strategy="finetune", backbone_lr_scale=1.0, num_classes=5,
-                                        **common)  # fmt: skip
-        source_data = ImageDataModule(path=str(source), normalize="imagenet", image_size=32, batch_size=64)
-        source_acc = fit_and_test(pretrain, source_data, args.pretrain_epochs, root)
-        weights = root / "resnet18_digits0-4.pth"
-        torch.save(pretrain.net.backbone.state_dict(), weights)
-        print(f"pretraining on digits 0-4: test accuracy {source_acc:.4f} ({time.perf_counter() - start:.0f} s)")
+        weights = Path(args.pretrained) if args.pretrained else root / "resnet18_digits0-4.pth"
+        if not args.pretrained:
+            seed_everything(0)
+            start = time.perf_counter()
+            pretrain = PretrainedClassifier(weights=None, strategy="finetune", backbone_lr_scale=1.0, num_classes=5,
+                                            backbone="resnet18", crop_size=32, lr=1e-3)  # fmt: skip
+            source_data = ImageDataModule(path=str(source), normalize="imagenet", image_size=32, batch_size=64)
+            source_acc = fit_and_test(pretrain, source_data, args.pretrain_epochs, root)
+            torch.save(pretrain.net.backbone.state_dict(), weights)
+            print(f"pretraining on digits 0-4: test accuracy {source_acc:.4f} ({time.perf_counter() - start:.0f} s)")
 
         # few labelled target images: a small training fraction; the rest is validation and test
         n_target = sum(1 for _ in target.rglob("*.png"))
@@ -82,7 +85,7 @@ def main() -> None:
             "freeze_then_unfreeze (epoch 5)": {"weights_file": str(weights), "weights": None,
                                                "strategy": "freeze_then_unfreeze", "unfreeze_epoch": 5},
         }  # fmt: skip
-        print(f"\ndigits 5-9 from {args.shots} labelled images per class, {args.epochs} epochs")
+        print(f"\ndigits 5-9 from {args.shots} labelled images per class, {args.epochs} epochs, lr {args.lr}")
         print(f"{'strategy':<32} {'test acc':>8} {'wall s':>7}")
         for name, kwargs in runs.items():
             seed_everything(0)
