@@ -5,6 +5,11 @@ image would get the same rotation; here every image of the batch draws its own. 
 part is one affine warp per image (rotation, translation, scale, horizontal flip) through
 ``F.affine_grid`` + ``F.grid_sample``; the photometric part is per-image brightness, contrast and
 saturation factors. Inputs are floats in [0, 1], shape ``(B, C, H, W)``.
+
+:class:`RandAugment` (Cubuk, Zoph, Shlens & Le 2020, "RandAugment", arXiv:1909.13719) draws
+``num_ops`` operations per image from the paper's list at one global ``magnitude``; the
+photometric operations come from torchvision's v2 functionals (applied to the batch, kept where
+chosen), the geometric ones (rotate, shear, translate) are folded into one affine warp per image.
 """
 
 from __future__ import annotations
@@ -17,9 +22,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["AugmentPreset", "Augment", "PRESETS"]
+__all__ = ["PRESETS", "Augment", "AugmentPreset", "RandAugment"]
 
-AugmentPreset = Literal["none", "light", "standard"]
+AugmentPreset = Literal["none", "light", "standard", "randaugment"]
 
 
 @dataclass(frozen=True)
@@ -78,10 +83,80 @@ class Augment:
         return x.clamp(0, 1)
 
 
-PRESETS: dict[str, Augment | None] = {
+def _warp(x: Tensor, angle: Tensor, shear: Tensor, shift: Tensor) -> Tensor:
+    """One affine resampling per image: ``angle (B,)`` radians, ``shear (B, 2)``, ``shift (B, 2)`` in [-1, 1] units."""
+    b = x.shape[0]
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    rotation = torch.stack([torch.stack([cos, -sin], -1), torch.stack([sin, cos], -1)], 1)  # (B, 2, 2)
+    ones = torch.ones(b, device=x.device, dtype=x.dtype)
+    shearing = torch.stack([torch.stack([ones, shear[:, 0]], -1), torch.stack([shear[:, 1], ones], -1)], 1)
+    linear = rotation @ shearing
+    theta = torch.cat([linear, shift[:, :, None]], dim=2)  # (B, 2, 3)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+_PHOTOMETRIC = ("autocontrast", "equalize", "solarize", "posterize", "color", "contrast", "brightness", "sharpness")
+_GEOMETRIC = ("rotate", "shear_x", "shear_y", "translate_x", "translate_y")
+RANDAUGMENT_OPS = ("identity", *_PHOTOMETRIC, *_GEOMETRIC)
+
+
+@dataclass(frozen=True)
+class RandAugment:
+    """``num_ops`` random operations per image at ``magnitude`` (0..30, the paper's scale).
+
+    Magnitude 30 is: rotation 30°, shear 0.3, translation 45% of the side, brightness/colour/
+    contrast/sharpness factors 1 ± 0.9, posterize to 4 bits, solarize at threshold 0; signed
+    operations take a random sign per image, as in torchvision's ``RandAugment``.
+    """
+
+    num_ops: int = 2
+    magnitude: float = 9.0
+
+    def __call__(self, x: Tensor) -> Tensor:
+        import torchvision.transforms.v2.functional as TF
+
+        b, m = x.shape[0], self.magnitude / 30
+        picks = torch.randint(len(RANDAUGMENT_OPS), (b, self.num_ops), device=x.device)
+        chosen = {op: (picks == i).any(1) for i, op in enumerate(RANDAUGMENT_OPS)}  # (B,) per operation
+
+        def sign() -> Tensor:
+            return torch.where(torch.rand(b, device=x.device) < 0.5, -1.0, 1.0).to(x.dtype)
+
+        def keep(op: str, y: Tensor) -> Tensor:
+            return torch.where(chosen[op].view(b, 1, 1, 1), y, x)
+
+        def blend(op: str, degenerate: Tensor) -> Tensor:  # factor 1 ± 0.9·m per image
+            factor = (1 + 0.9 * m * sign()).view(b, 1, 1, 1)
+            return keep(op, (degenerate + factor * (x - degenerate)).clamp(0, 1))
+
+        x = keep("autocontrast", TF.autocontrast(x))
+        x = keep("equalize", TF.equalize(x))
+        x = keep("solarize", TF.solarize(x, 1.0 - m))
+        x = keep("posterize", TF.posterize(x, int(8 - round(4 * m))))
+        gray = x.mean(1, keepdim=True) if x.shape[1] == 1 else TF.rgb_to_grayscale(x)
+        x = blend("color", gray.expand_as(x))
+        x = blend("contrast", gray.mean((1, 2, 3), keepdim=True).expand_as(x))
+        x = blend("brightness", torch.zeros_like(x))
+        x = blend("sharpness", TF.adjust_sharpness(x, 0.0))  # factor 0 is the smoothed image
+
+        def amount(op: str, scale: float) -> Tensor:
+            return chosen[op].to(x.dtype) * sign() * scale * m
+
+        angle = amount("rotate", math.radians(30))
+        shear = torch.stack([amount("shear_x", 0.3), amount("shear_y", 0.3)], -1)
+        shift = torch.stack([amount("translate_x", 0.45), amount("translate_y", 0.45)], -1) * 2  # [-1, 1] units
+        if bool((angle != 0).any() or (shear != 0).any() or (shift != 0).any()):
+            x = _warp(x, angle, shear, shift)
+        return x
+
+
+PRESETS: dict[str, Augment | RandAugment | None] = {
     "none": None,
     # small shifts and turns: safe for digits, characters and other orientation-bound images
     "light": Augment(degrees=10, translate=0.1, scale=(0.9, 1.1)),
     # the curriculum's recipe for natural images: rotation, horizontal flip, colour jitter
     "standard": Augment(degrees=15, translate=0.1, scale=(0.9, 1.1), hflip=True, jitter=0.2),
+    # RandAugment's defaults for ImageNet-scale training: 2 operations at magnitude 9
+    "randaugment": RandAugment(num_ops=2, magnitude=9),
 }

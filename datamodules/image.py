@@ -10,9 +10,17 @@ Sources (``path`` takes precedence over ``dataset``):
 
 Pipeline: on the CPU, images are decoded once to ``uint8`` at the model's ``image_size`` and
 ``in_channels`` (shorter side resized, centre crop); sets that fit in memory become one tensor
-(the fast path), others stream from disk through loader workers. On the model's device,
+(the fast path, moved once to the GPU when training there and it fits, see ``on_device``), others
+stream from disk through loader workers with pinned memory. On the model's device,
 ``on_after_batch_transfer`` scales to [0, 1], augments the training batches (per image, see
 :mod:`datamodules.augment`) and normalises with the card's statistics.
+
+A model may declare how its inputs must be prepared: a ``preprocessing`` dict (``crop_size``,
+``resize_size``, ``mean``, ``std``: e.g. the ImageNet weights of ``zoo.vision.transfer``). At
+``setup`` the datamodule reads it from the trainer's model: with ``normalize="auto"`` it
+normalises with that mean and std, and with ``image_size`` unset it resizes to ``resize_size`` and
+centre-crops ``crop_size``, as the weights were trained. Without one, ``auto`` means the
+training split's own statistics.
 """
 
 from __future__ import annotations
@@ -32,26 +40,28 @@ from torch.utils.data import Dataset
 from datamodules.augment import PRESETS, AugmentPreset
 from datamodules.base import ZooDataModule, split_indices
 
-__all__ = ["ImageDataModule", "decode_image", "IMAGE_EXTENSIONS"]
+__all__ = ["IMAGE_EXTENSIONS", "ImageDataModule", "decode_image"]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 ImageDatasetName = Literal["digits", "MNIST", "FashionMNIST", "KMNIST", "CIFAR10", "CIFAR100", "SVHN", "STL10"]
-Normalize = Literal["dataset", "imagenet", "none"]
+Normalize = Literal["auto", "dataset", "imagenet", "none"]
 IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 _IN_MEMORY_BYTES = 2 * 1024**3  # decoded sets up to this size live in one tensor
 _STAT_SAMPLES = 512  # images decoded to estimate normalisation statistics of a streamed set
+_ON_DEVICE_FRACTION = 0.25  # an in-memory set moves to the GPU when it takes at most this share of its memory
 
 
-def decode_image(path: str | Path, channels: int, size: int) -> Tensor:
-    """One image file → ``uint8 (channels, size, size)``: shorter side to ``size``, centre crop."""
+def decode_image(path: str | Path, channels: int, size: int, resize: int | None = None) -> Tensor:
+    """One image file → ``uint8 (channels, size, size)``: shorter side to ``resize`` (default ``size``), centre crop."""
     from PIL import Image, UnidentifiedImageError
 
+    short = max(resize or size, size)
     try:
         with Image.open(path) as img:
             img = img.convert("L" if channels == 1 else "RGB")
             w, h = img.size
-            scale = size / min(w, h)
-            img = img.resize((max(size, round(w * scale)), max(size, round(h * scale))), Image.Resampling.BILINEAR)
+            scale = short / min(w, h)
+            img = img.resize((max(short, round(w * scale)), max(short, round(h * scale))), Image.Resampling.BILINEAR)
             left, top = (img.size[0] - size) // 2, (img.size[1] - size) // 2
             img = img.crop((left, top, left + size, top + size))
             array = np.asarray(img, dtype=np.uint8)
@@ -60,34 +70,43 @@ def decode_image(path: str | Path, channels: int, size: int) -> Tensor:
     return torch.from_numpy(array.copy()).view(size, size, -1).permute(2, 0, 1).contiguous()
 
 
-def _convert(images: Tensor, channels: int, size: int) -> Tensor:
-    """A ``uint8 (N, C, H, W)`` tensor to ``channels`` and ``size`` (done once, before training)."""
+def _convert(images: Tensor, channels: int, size: int, resize: int | None = None) -> Tensor:
+    """A ``uint8 (N, C, H, W)`` tensor to ``channels`` and ``size`` (done once, before training).
+
+    Square images are resized to ``resize`` (default ``size``) and centre-cropped to ``size``.
+    """
     if images.shape[1] != channels:
         if channels == 3:
             images = images.expand(-1, 3, -1, -1)
         else:
             weights = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
             images = (images.float() * weights).sum(1, keepdim=True).round().to(torch.uint8)
-    if images.shape[-2:] != (size, size):
+    short = max(resize or size, size)
+    if images.shape[-2:] != (short, short):
         out = []
         for chunk in images.split(4096):  # bounded memory for large sets
-            resized = F.interpolate(chunk.float(), size=(size, size), mode="bilinear", antialias=True)
+            resized = F.interpolate(chunk.float(), size=(short, short), mode="bilinear", antialias=True)
             out.append(resized.round().clamp(0, 255).to(torch.uint8))
         images = torch.cat(out)
+    if short != size:
+        top = (short - size) // 2
+        images = images[..., top : top + size, top : top + size]
     return images.contiguous()
 
 
 class _Files(Dataset):
     """Image files decoded on access (for sets too large for memory), with loader workers."""
 
-    def __init__(self, files: list[str], labels: list[int] | None, channels: int, size: int) -> None:
-        self.files, self.labels, self.channels, self.size = files, labels, channels, size
+    def __init__(
+        self, files: list[str], labels: list[int] | None, channels: int, size: int, resize: int | None = None
+    ) -> None:
+        self.files, self.labels, self.channels, self.size, self.resize = files, labels, channels, size, resize
 
     def __len__(self) -> int:
         return len(self.files)
 
     def __getitem__(self, i: int) -> tuple[Tensor, ...]:
-        image = decode_image(self.files[i], self.channels, self.size)
+        image = decode_image(self.files[i], self.channels, self.size, self.resize)
         return (image,) if self.labels is None else (image, torch.tensor(self.labels[i]))
 
 
@@ -168,13 +187,16 @@ class ImageDataModule(ZooDataModule):
         dataset: ``digits`` (embedded) or a torchvision dataset read from ``root``.
         root: where torchvision datasets live.
         download: let torchvision download ``dataset`` into ``root`` (needs a network).
-        image_size: side in pixels the images are resized to; by default the model's, else the
-            data's own (8 for digits, 28 for MNIST, 32 for CIFAR, the first image's for folders).
+        image_size: side in pixels the images are resized to; by default the model's (its pretrained
+            weights' crop, or its ``image_size``), else the data's own (8 for digits, 28 for MNIST,
+            32 for CIFAR, the first image's for folders).
         in_channels: 1 (grayscale) or 3 (RGB); by default the model's, else the data's own.
         augment: per-image training augmentation preset (see :mod:`datamodules.augment`).
-        normalize: ``dataset`` (train-split mean/std), ``imagenet`` (for ImageNet-pretrained
-            backbones) or ``none``.
+        normalize: ``auto`` (the model's declared ``preprocessing`` statistics, e.g. its pretrained
+            weights', else ``dataset``), ``dataset`` (train-split mean/std), ``imagenet`` or ``none``.
         in_memory: decode a file-backed set into one tensor; by default when it fits in 2 GiB.
+        on_device: keep in-memory sets on the training GPU (batches are sliced there, no copies);
+            by default when training on a GPU and the set takes at most a quarter of its memory.
         on_bad_file: ``error`` stops at an undecodable image naming it; ``skip`` warns and drops it.
         predict_path: an image file or a folder of images for ``predict``.
     """
@@ -190,8 +212,9 @@ class ImageDataModule(ZooDataModule):
         image_size: int | None = None,
         in_channels: int | None = None,
         augment: AugmentPreset = "light",
-        normalize: Normalize = "dataset",
+        normalize: Normalize = "auto",
         in_memory: bool | None = None,
+        on_device: bool | None = None,
         on_bad_file: Literal["error", "skip"] = "error",
         predict_path: str | None = None,
         batch_size: int = 64,
@@ -207,7 +230,7 @@ class ImageDataModule(ZooDataModule):
             raise ValueError(f"in_channels must be 1 or 3, got {in_channels}")
         self.path, self.dataset, self.root, self.download = path, dataset, root, download
         self.image_size, self.in_channels = image_size, in_channels
-        self.augment, self.normalize, self.in_memory = augment, normalize, in_memory
+        self.augment, self.normalize, self.in_memory, self.on_device = augment, normalize, in_memory, on_device
         self.on_bad_file, self.predict_path = on_bad_file, predict_path
         self._raw: tuple[list[str], dict[str, Any]] | None = None
 
@@ -270,24 +293,29 @@ class ImageDataModule(ZooDataModule):
                 out[name] = (part[0][rows], part[1][rows]) if isinstance(part, tuple) else [part[i] for i in rows]
         return out
 
-    def _materialise(self, part: Any, classes: list[str], channels: int, size: int, name: str) -> Any:
+    def _materialise(self, part: Any, classes: list[str], name: str) -> Any:
+        channels, size, resize = self._geometry
         if isinstance(part, tuple):
-            return (_convert(part[0], channels, size), part[1])
+            return (_convert(part[0], channels, size, resize), part[1])
         files = [f for f, _ in part]
         labels = [classes.index(c) if c in classes else -1 for _, c in part]
         unknown = sorted({c for (_, c), i in zip(part, labels) if i < 0})
         if unknown:
             raise ValueError(f"{self.source}: {name} split has label(s) {unknown} absent from training ({classes})")
+        if not files:  # an empty split (a zero fraction)
+            return (torch.empty(0, channels, size, size, dtype=torch.uint8), torch.empty(0, dtype=torch.long))
         fits = len(files) * channels * size * size <= _IN_MEMORY_BYTES
         if self.in_memory or (self.in_memory is None and fits):
-            images, keep = self._decode_all(files, channels, size)
+            images, keep = self._decode_all(files)
             return (images, torch.tensor(labels, dtype=torch.long)[keep])
-        return _Files(files, labels, channels, size)
+        return _Files(files, labels, channels, size, resize)
 
-    def _decode_all(self, files: list[str], channels: int, size: int) -> tuple[Tensor, list[int]]:
+    def _decode_all(self, files: list[str]) -> tuple[Tensor, list[int]]:
+        channels, size, resize = self._geometry
+
         def decode(f: str) -> Tensor | None:
             try:
-                return decode_image(f, channels, size)
+                return decode_image(f, channels, size, resize)
             except ValueError as err:
                 if self.on_bad_file == "error":
                     raise
@@ -301,8 +329,22 @@ class ImageDataModule(ZooDataModule):
             raise ValueError(f"{self.source}: none of the {len(files)} images could be decoded")
         return torch.stack([decoded[i] for i in keep]), keep
 
-    def _statistics(self, train: Any) -> tuple[list[float], list[float]]:
+    def _model(self) -> Any:
+        trainer = self.trainer
+        return trainer.lightning_module if trainer is not None else None
+
+    def _model_preprocessing(self) -> dict[str, Any] | None:
+        """The trainer's model's declared ``preprocessing`` (pretrained weights' resize, crop, mean, std)."""
+        prep = getattr(self._model(), "preprocessing", None)
+        return dict(prep) if prep else None
+
+    def _statistics(self, train: Any, prep: dict[str, Any] | None) -> tuple[list[float], list[float]]:
         channels = self._geometry[0]
+        if self.normalize == "auto" and prep is not None:
+            mean, std = list(prep["mean"]), list(prep["std"])
+            if len(mean) != channels:
+                raise ValueError(f"the model's preprocessing has {len(mean)} channel statistics, the data {channels}")
+            return mean, std
         if self.normalize == "imagenet":
             if channels != 3:
                 raise ValueError("normalize='imagenet' needs in_channels=3")
@@ -320,23 +362,50 @@ class ImageDataModule(ZooDataModule):
     def setup(self, stage: str) -> None:
         classes, parts = self._read_source()
         native_channels, native_size = self._native_geometry()
-        channels, size = self.in_channels or native_channels, self.image_size or native_size
-        self._geometry = (channels, size)
+        # precedence: this datamodule's own settings, then what the model declares, then the data's own
+        model, prep = self._model(), self._model_preprocessing()
+        channels = self.in_channels or getattr(model, "in_channels", None) or native_channels
+        if self.image_size is None and prep is not None:  # as the model's weights were trained
+            size, resize = int(prep["crop_size"]), int(prep["resize_size"])
+        else:
+            size = self.image_size or getattr(model, "image_size", None) or native_size
+            resize = size
+        self._geometry = (channels, size, resize)
         if stage == "predict" or "train" in self.splits:
             return
         split = self._split_parts(parts, classes)
         for name in ("train", "val", "test"):
-            self.splits[name] = self._materialise(split[name], classes, channels, size, name)
-        mean, std = self._statistics(self.splits["train"])
+            self.splits[name] = self._materialise(split[name], classes, name)
+        mean, std = self._statistics(self.splits["train"], prep)
         self._card = {
             "modality": "image",
             "task": "multiclass",
             "classes": classes,
             "in_channels": channels,
             "image_size": size,
+            "resize_size": resize,
             "mean": mean,
             "std": std,
         }
+
+    def _loader(self, name: str) -> Any:
+        data = self._split(name)
+        if isinstance(data, tuple) and self._resident_device(data) is not None:
+            device = self._resident_device(data)
+            self.splits[name] = data = tuple(t.to(device) for t in data)  # once: later batches are GPU slices
+        return super()._loader(name)
+
+    def _resident_device(self, data: tuple[Tensor, ...]) -> torch.device | None:
+        """The GPU an in-memory split should live on (``None``: stay in host memory)."""
+        trainer = self.trainer
+        device = trainer.strategy.root_device if trainer is not None else torch.device("cpu")
+        if device.type != "cuda" or self.on_device is False or data[0].device == device:
+            return None
+        size = sum(t.numel() * t.element_size() for t in data)
+        total = torch.cuda.get_device_properties(device).total_memory
+        if self.on_device is None and size > _ON_DEVICE_FRACTION * total:
+            return None
+        return device
 
     def predict_dataloader(self) -> Any:
         if not self.predict_path:
@@ -347,7 +416,9 @@ class ImageDataModule(ZooDataModule):
         files = [path] if path.is_file() else _list_images(path) if path.is_dir() else []
         if not files:
             raise FileNotFoundError(f"{path}: no image file or folder of images to predict")
-        images, keep = self._decode_all([str(f) for f in files], self._card["in_channels"], self._card["image_size"])
+        card = self._card
+        self._geometry = (card["in_channels"], card["image_size"], card.get("resize_size", card["image_size"]))
+        images, keep = self._decode_all([str(f) for f in files])
         self._predict_files = [str(files[i]) for i in keep]
         self.splits["predict"] = (images,)
         return self._loader("predict")

@@ -28,7 +28,7 @@ from zoo.registry import create_model as _create
 from zoo.tabular import mlp  # noqa: F401, E402
 from zoo.text import bert, gpt, t5, transformer  # noqa: F401, E402
 from zoo.timeseries import cnn, rnn, seq2seq, tcn, transformer  # noqa: F401, E402
-from zoo.vision import lenet, resnet  # noqa: F401, E402
+from zoo.vision import alexnet, densenet, efficientnet, lenet, mobilenet, resnet, transfer, vgg, vit  # noqa: F401, E402
 
 __all__ = [
     "__version__",

@@ -15,7 +15,7 @@ from zoo.registry import register_model
 from zoo.tasks import ImageClassifier, OptimArgs
 from zoo.tasks.classification import ClassificationTask
 
-__all__ = ["LeNet5Net", "LeNet5"]
+__all__ = ["LeNet5", "LeNet5Net"]
 
 
 class LeNet5Net(nn.Module):
@@ -75,5 +75,5 @@ class LeNet5(ImageClassifier):
 
 
 _REF = "LeCun et al. 1998, Proc. IEEE 86(11)"
-register_model("lenet5", LeNet5, dict(num_classes=10, in_channels=1, image_size=32), modality="image",
+register_model("lenet5", LeNet5, {"num_classes": 10, "in_channels": 1, "image_size": 32}, modality="image",
                task="classification", reference=_REF, config="configs/vision/lenet5.yaml")

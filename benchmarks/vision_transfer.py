@@ -1,0 +1,102 @@
+"""Transfer learning, offline: does a pretrained backbone help, and how do the three strategies compare?
+
+Without a network there are no ImageNet weights, so the "pretraining" is done here: torchvision's
+ResNet-18 learns the digits 0-4 (scikit-learn's handwritten digits, written as an ImageFolder of
+PNGs), its backbone is saved as a weights file, and ``PretrainedClassifier`` loads it
+(``weights_file``) to learn the *other* digits 5-9 from a few labelled images. Beside each
+strategy: the same network trained from scratch on the same few images (the reference).
+
+    python benchmarks/vision_transfer.py                    # about 10 minutes on two CPU cores
+    python benchmarks/vision_transfer.py --shots 10 --epochs 15
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from lightning.pytorch import Trainer, seed_everything
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from datamodules import ImageDataModule
+from zoo.vision.transfer import PretrainedClassifier
+
+
+def write_digits(root: Path) -> tuple[Path, Path]:
+    """scikit-learn's digits as two ImageFolder trees of 8×8 PNGs: classes 0-4 and classes 5-9."""
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    for i, (image, label) in enumerate(zip(digits.images, digits.target)):
+        part = "source" if label < 5 else "target"
+        folder = root / part / str(label)
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray((image * 255 / 16).astype(np.uint8), mode="L").save(folder / f"{i}.png")
+    return root / "source", root / "target"
+
+
+def fit_and_test(model: PretrainedClassifier, data: ImageDataModule, epochs: int, root: Path) -> float:
+    trainer = Trainer(max_epochs=epochs, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
+                      enable_progress_bar=False, enable_model_summary=False, default_root_dir=str(root))  # fmt: skip
+    trainer.fit(model, datamodule=data)
+    return float(trainer.test(model, datamodule=data, verbose=False)[0]["test/acc"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shots", type=int, default=10, help="labelled target images per class")
+    parser.add_argument("--epochs", type=int, default=15, help="epochs on the target task")
+    parser.add_argument("--pretrain-epochs", type=int, default=8)
+    parser.add_argument("--pretrained", help="a backbone file saved by an earlier run: skip the pretraining")
+    parser.add_argument("--lr", type=float, default=1e-3, help="learning rate of the head (and of scratch training)")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    common = {"backbone": "resnet18", "crop_size": 32, "lr": args.lr}
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        source, target = write_digits(root)
+
+        weights = Path(args.pretrained) if args.pretrained else root / "resnet18_digits0-4.pth"
+        if not args.pretrained:
+            seed_everything(0)
+            start = time.perf_counter()
+            pretrain = PretrainedClassifier(weights=None, strategy="finetune", backbone_lr_scale=1.0, num_classes=5,
+                                            backbone="resnet18", crop_size=32, lr=1e-3)  # fmt: skip
+            source_data = ImageDataModule(path=str(source), normalize="imagenet", image_size=32, batch_size=64)
+            source_acc = fit_and_test(pretrain, source_data, args.pretrain_epochs, root)
+            torch.save(pretrain.net.backbone.state_dict(), weights)
+            print(f"pretraining on digits 0-4: test accuracy {source_acc:.4f} ({time.perf_counter() - start:.0f} s)")
+
+        # few labelled target images: a small training fraction; the rest is validation and test
+        n_target = sum(1 for _ in target.rglob("*.png"))
+        val = 1 - (args.shots * 5) / n_target - 0.5
+        runs = {
+            "from scratch (reference)": {"weights": None, "strategy": "finetune", "backbone_lr_scale": 1.0},
+            "feature_extraction": {"weights_file": str(weights), "weights": None, "strategy": "feature_extraction"},
+            "finetune (backbone lr ×0.1)": {"weights_file": str(weights), "weights": None, "strategy": "finetune"},
+            "freeze_then_unfreeze (epoch 5)": {"weights_file": str(weights), "weights": None,
+                                               "strategy": "freeze_then_unfreeze", "unfreeze_epoch": 5},
+        }  # fmt: skip
+        print(f"\ndigits 5-9 from {args.shots} labelled images per class, {args.epochs} epochs, lr {args.lr}")
+        print(f"{'strategy':<32} {'test acc':>8} {'wall s':>7}")
+        for name, kwargs in runs.items():
+            seed_everything(0)
+            start = time.perf_counter()
+            model = PretrainedClassifier(num_classes=5, **common, **kwargs)
+            data = ImageDataModule(path=str(target), batch_size=16, val_fraction=val, test_fraction=0.5,
+                                   image_size=32 if kwargs.get("weights_file") is None else None,
+                                   normalize="imagenet")  # fmt: skip
+            acc = fit_and_test(model, data, args.epochs, root)
+            print(f"{name:<32} {acc:>8.4f} {time.perf_counter() - start:>7.0f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
