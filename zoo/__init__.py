@@ -25,6 +25,7 @@ from zoo.registry import create_model as _create
 
 # every family registers its presets on import
 from zoo.tabular import mlp  # noqa: F401, E402
+from zoo.text import hf, rnn, rnn_lm, seq2seq_rnn, tcn  # noqa: F401, E402
 from zoo.vision import lenet, resnet  # noqa: F401, E402
 
 __all__ = [

@@ -1,0 +1,1 @@
+"""Text and sequence models: recurrent and convolutional classifiers, encoder-decoders, transfer, transformers."""
