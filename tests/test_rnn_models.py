@@ -99,7 +99,7 @@ def test_classifiers_learn_a_whole_sequence_task(name: str, build) -> None:
     g = torch.Generator().manual_seed(0)
     model = build()
     opt = torch.optim.Adam(model.parameters(), lr=0.02)
-    for _ in range(150):
+    for _ in range(60):
         ids, labels = _parity_batches(32, g)
         loss = model.loss(model(ids), labels)
         opt.zero_grad()
@@ -174,8 +174,8 @@ def test_bahdanau_learns_to_reverse() -> None:
         tgt = torch.cat([torch.ones(n, 1, dtype=torch.long), body.flip(1), torch.full((n, 1), 2)], 1)
         return src, tgt
 
-    opt = torch.optim.Adam(model.parameters(), lr=0.01)
-    for _ in range(250):
+    opt = torch.optim.Adam(model.parameters(), lr=0.02)
+    for _ in range(100):
         src, tgt = batch(32)
         loss = torch.nn.functional.cross_entropy(model(src, tgt[:, :-1]).flatten(0, 1), tgt[:, 1:].flatten())
         opt.zero_grad()
@@ -184,4 +184,4 @@ def test_bahdanau_learns_to_reverse() -> None:
     src, tgt = batch(200)
     out = model.eval().generate(src, max_new_tokens=6)
     exact = (out[:, : tgt.shape[1]] == tgt).all(1).float().mean()
-    assert exact > 0.8, f"exact match {exact:.2f}"
+    assert exact > 0.9, f"exact match {exact:.2f}"

@@ -196,3 +196,17 @@ def test_masked_lm_predictions_fill_the_masks(tmp_path: Path) -> None:
     trainer.predict(model, datamodule=data)
     seventh = data.tokenizer.decode([7])
     assert read_predictions(tmp_path / "out.csv") == [{"id": "the [MASK] sat", "prediction": f"the {seventh} sat"}]
+
+
+def test_language_model_context_flows_from_the_model(tmp_path: Path) -> None:
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("the cat sat on the mat. " * 200)
+    args = [
+        "--model=zoo.text.rnn_lm.RNNLanguageModel",
+        "--data=datamodules.LanguageModelDataModule",
+        f"--data.path={corpus}",
+        *QUIET,
+    ]
+    assert cli_main(args, run=False).datamodule.max_seq_len == 128  # neither says: the default context
+    cli = cli_main([*args, "--model.max_seq_len=32"], run=False)
+    assert cli.datamodule.max_seq_len == 32 and cli.model.max_seq_len == 32  # the model's context, in the data
