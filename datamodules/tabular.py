@@ -161,7 +161,8 @@ class TabularDataModule(ZooDataModule):
         if self.path:
             frame = read_table(self.path)
             if not self.target:
-                raise ValueError(f"{self.path}: say which column to predict with target=... (columns: {list(frame.columns)})")
+                columns = list(frame.columns)
+                raise ValueError(f"{self.path}: say which column to predict with target=... (columns: {columns})")
             names = None
         else:
             frame, default_target, names = _embedded(self.dataset)
@@ -290,7 +291,8 @@ def encode_features(frame: pd.DataFrame, card: dict[str, Any], source: str) -> T
     needed = card["numeric"] + list(card["categories"])
     missing = [c for c in needed if c not in frame.columns]
     if missing:
-        raise ValueError(f"{source}: column(s) {missing} used in training are missing; columns are {list(frame.columns)}")
+        columns = list(frame.columns)
+        raise ValueError(f"{source}: column(s) {missing} used in training are missing; columns are {columns}")
     blocks = []
     if card["numeric"]:
         import pandas as pd

@@ -10,7 +10,8 @@ What it adds to Lightning's CLI:
   ``monitor``, e.g. ``val/acc``) and the last one, and exports the best as a pretrained directory.
 - **Safe loading.** ``--ckpt_path`` files load with ``weights_only=True``; a pickle checkpoint is
   refused with a message naming the explicit opt-in, ``--weights_only false``.
-- ``predict`` writes ``predictions.csv`` with class names; the resolved config is sent to every
+- ``predict`` writes ``predictions.csv`` with class names; ``test`` of a classifier writes its
+  confusion matrix; ``fit`` stops at the first non-finite loss; the resolved config is sent to every
   logger (W&B run config) besides ``config.yaml`` in the log directory.
 """
 
@@ -78,7 +79,14 @@ def link_data_args(config: Namespace) -> None:
                     f"model.{name}={wanted} and data.{name}={have} disagree; set one of them (the other follows)"
                 )
     data = instantiate_class((), {"class_path": config.data.class_path, "init_args": data_args.as_dict()})
-    for name, value in data.data_args().items():
+    found = data.data_args()
+    accepts = getattr(model_cls, "accepts", ())
+    if accepts and found.get("task") not in (None, *accepts):
+        raise ValueError(
+            f"{model_cls.__name__} handles {'/'.join(accepts)} data, but {data_cls.__name__} "
+            f"({getattr(data, 'source', 'its source')}) is a {found['task']} task"
+        )
+    for name, value in found.items():
         if name not in model_params or name not in DATA_ARGS:
             continue
         given = model_args.get(name)
@@ -213,6 +221,14 @@ class ZooCLI(LightningCLI):
                 from callbacks import ExportBest
 
                 extra.append(ExportBest())
+        from callbacks import ConfusionMatrix, NonFiniteGuard
+        from zoo.tasks import Classifier
+
+        tests = self.subcommand == "test" or (self.subcommand == "fit" and self._get(self.config, "test_after_fit"))
+        if tests and isinstance(self.model, Classifier) and not any(isinstance(c, ConfusionMatrix) for c in given):
+            extra.append(ConfusionMatrix())
+        if self.subcommand == "fit" and not any(isinstance(c, NonFiniteGuard) for c in given):
+            extra.append(NonFiniteGuard())
         if self.subcommand == "predict" and not any(isinstance(c, BasePredictionWriter) for c in given):
             from callbacks import PredictionWriter
 

@@ -4,12 +4,19 @@
 ``wandb login``) and the server answers within two seconds; otherwise the run is written offline
 under ``save_dir/wandb`` (upload it later with ``wandb sync``). ``WANDB_MODE`` in the environment
 still wins, as wandb documents.
+
+Offline runs keep config and metrics only inside wandb's binary ``run-<id>.wandb`` file, so the
+logger also writes readable copies into the run's ``files/`` folder (which ``wandb sync`` uploads
+with the run): ``config.yaml`` (everything passed to ``log_hyperparams``, e.g. the CLI config) and
+``metrics.csv`` (``step,name,value`` for every logged value).
 """
 
 from __future__ import annotations
 
+import csv
 import os
 import socket
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlparse
 
@@ -71,7 +78,7 @@ class WandbLogger(_LightningWandbLogger):
         self,
         project: str = "zoo",
         name: str | None = None,
-        save_dir: str = ".",
+        save_dir: str = "runs",
         mode: WandbMode = "auto",
         id: str | None = None,
         log_model: bool = False,
@@ -79,8 +86,11 @@ class WandbLogger(_LightningWandbLogger):
         group: str | None = None,
         entity: str | None = None,
     ) -> None:
+        self._config: dict[str, Any] = {}
         resolved = wandb_mode(mode)
         offline = resolved != "online"
+        # the mode goes to wandb.init; Lightning's own offline flag would set WANDB_MODE for the
+        # whole process (and every later run in it), so it stays False
         extra: dict[str, Any] = {"mode": resolved}
         if id is not None:
             extra["resume"] = "allow"
@@ -88,7 +98,7 @@ class WandbLogger(_LightningWandbLogger):
         super().__init__(
             name=name,
             save_dir=save_dir,
-            offline=offline,
+            offline=False,
             id=id,
             project=project,
             log_model=log_model and not offline,
@@ -97,3 +107,41 @@ class WandbLogger(_LightningWandbLogger):
             entity=entity,
             **extra,
         )
+
+    def _files(self) -> Path | None:
+        run_dir = getattr(self.experiment, "dir", None)
+        return Path(run_dir) if run_dir else None
+
+    def log_hyperparams(self, params: Any) -> None:
+        super().log_hyperparams(params)
+        files = self._files()
+        if files is None:
+            return
+        import yaml
+
+        self._config.update(dict(params) if not isinstance(params, dict) else params)
+        (files / "config.yaml").write_text(yaml.safe_dump(_plain(self._config), sort_keys=False))
+
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        super().log_metrics(metrics, step)
+        files = self._files()
+        if files is None:
+            return
+        path = files / "metrics.csv"
+        new = not path.exists()
+        with path.open("a", newline="") as f:
+            writer = csv.writer(f)
+            if new:
+                writer.writerow(["step", "name", "value"])
+            writer.writerows([step, k, float(v)] for k, v in metrics.items())
+
+
+def _plain(value: Any) -> Any:
+    """YAML-safe copy: containers as dicts/lists, everything unknown as its string form."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)

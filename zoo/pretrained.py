@@ -6,7 +6,8 @@ Format of a pretrained directory::
     config.yaml         zoo_version, class_path, init_args (the hyperparameters), metrics, data card
 
 Sources ``load_pretrained`` reads: such a directory, its ``config.yaml`` or ``model.safetensors``,
-or a Lightning ``.ckpt`` file. Checkpoints are read with ``torch.load(weights_only=True)``; one that
+a Lightning ``.ckpt`` file, or the same on the web or the Hugging Face Hub (``https://...``,
+``hf://org/repo``; see :mod:`zoo.hub` for verification and caching). Checkpoints are read with ``torch.load(weights_only=True)``; one that
 needs pickle is refused unless the caller passes ``weights_only=False`` for a file they trust.
 Only registered zoo classes are instantiated from a config: a ``class_path`` in a file never
 imports arbitrary code.
@@ -73,14 +74,17 @@ def save_pretrained(model: LightningModule, directory: str | Path, metrics: dict
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     cls = type(model)
+    from zoo.hub import sha256_of
+
+    _atomic_write(directory / WEIGHTS_NAME, lambda tmp: save_model(model, tmp))
     config = {
         "zoo_version": __version__,
         "class_path": f"{cls.__module__}.{cls.__qualname__}",
         "init_args": _hparams(model),
         "metrics": {k: float(v) for k, v in (metrics or {}).items()},
+        "weights_sha256": sha256_of(directory / WEIGHTS_NAME),  # downloads are checked against it
         "data": _plain(getattr(model, "data_card", {}) or {}),
     }
-    _atomic_write(directory / WEIGHTS_NAME, lambda tmp: save_model(model, tmp))
     _atomic_write(directory / CONFIG_NAME, lambda tmp: Path(tmp).write_text(yaml.safe_dump(config, sort_keys=False)))
     return directory
 
@@ -151,7 +155,9 @@ def load_pretrained(source: str | Path, weights_only: bool = True, **overrides: 
     """
     import warnings
 
-    path = Path(source)
+    from zoo.hub import fetch, is_remote, sha256_of
+
+    path = fetch(str(source)) if is_remote(source) else Path(source)
     if path.suffix == ".ckpt":
         ckpt = load_checkpoint(path, weights_only=weights_only)
         hparams = dict(ckpt.get("hyper_parameters", {}))
@@ -167,6 +173,9 @@ def load_pretrained(source: str | Path, weights_only: bool = True, **overrides: 
         from safetensors.torch import load_file
 
         hparams, class_path, card = config["init_args"], config["class_path"], config.get("data", {})
+        recorded = config.get("weights_sha256")
+        if recorded and sha256_of(directory / WEIGHTS_NAME) != recorded:
+            raise ValueError(f"{directory / WEIGHTS_NAME} does not match the SHA-256 recorded in {config_file}")
         state = load_file(directory / WEIGHTS_NAME)
     cls = _registered_class(class_path)
     hparams = {k: v for k, v in hparams.items() if k not in _INTERNAL_HPARAMS}
@@ -188,7 +197,9 @@ def _class_path_of(ckpt: dict[str, Any]) -> str:
 
 
 def _read_state(source: str | Path, weights_only: bool) -> dict[str, torch.Tensor]:
-    path = Path(source)
+    from zoo.hub import fetch, is_remote
+
+    path = fetch(str(source)) if is_remote(source) else Path(source)
     if path.suffix == ".ckpt":
         return load_checkpoint(path, weights_only=weights_only)["state_dict"]
     from safetensors.torch import load_file

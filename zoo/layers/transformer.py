@@ -18,7 +18,9 @@ class MLP(nn.Sequential):
     """``dim → hidden → dim`` with GELU and dropout (the transformer's feed-forward layer)."""
 
     def __init__(self, dim: int, hidden: int, dropout: float = 0.0) -> None:
-        super().__init__(nn.Linear(dim, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, dim), nn.Dropout(dropout))
+        super().__init__(
+            nn.Linear(dim, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, dim), nn.Dropout(dropout)
+        )
 
 
 class TransformerBlock(nn.Module):

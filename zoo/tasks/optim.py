@@ -35,9 +35,10 @@ class OptimArgs(TypedDict, total=False):
     betas: tuple[float, float]
     """Adam/AdamW betas (default (0.9, 0.999)); GANs use (0.5, 0.999)."""
     scheduler: SchedulerName
-    """``warmup_cosine`` (default), ``cosine``, ``onecycle`` (per step); ``exponential``, ``plateau`` (per epoch); ``constant``."""
+    """``warmup_cosine`` (default), ``cosine``, ``onecycle`` (per step); ``exponential``, ``plateau``
+    (per epoch); ``constant``."""
     warmup_ratio: float
-    """Fraction of the training steps spent warming up (``warmup_cosine``; ``onecycle``'s rising part) (default 0.05)."""
+    """Fraction of the steps spent warming up (``warmup_cosine``; ``onecycle``'s rise) (default 0.05)."""
     min_lr: float
     """Learning rate at the end of a cosine schedule (default 0.0)."""
     gamma: float
@@ -140,12 +141,14 @@ def build_scheduler(
         fn = WarmupCosine(round(optim["warmup_ratio"] * total_steps), total_steps, optim["min_lr"] / optim["lr"])
         return {"scheduler": sched.LambdaLR(optimizer, fn), "interval": "step"}
     if name == "cosine":
-        return {"scheduler": sched.CosineAnnealingLR(optimizer, total_steps, eta_min=optim["min_lr"]), "interval": "step"}
+        cosine = sched.CosineAnnealingLR(optimizer, total_steps, eta_min=optim["min_lr"])
+        return {"scheduler": cosine, "interval": "step"}
     if name == "onecycle":
         max_lr = [g["lr"] for g in optimizer.param_groups]
         total_steps = max(total_steps, 10)  # its phases need a few steps (fast_dev_run has one)
         pct = min(max(optim["warmup_ratio"], 2.0 / total_steps), 0.5)
-        return {"scheduler": sched.OneCycleLR(optimizer, max_lr, total_steps=total_steps, pct_start=pct), "interval": "step"}
+        onecycle = sched.OneCycleLR(optimizer, max_lr, total_steps=total_steps, pct_start=pct)
+        return {"scheduler": onecycle, "interval": "step"}
     if name == "exponential":
         return {"scheduler": sched.ExponentialLR(optimizer, optim["gamma"]), "interval": "epoch"}
     # plateau: watches the task's validation metric, once per epoch

@@ -1,0 +1,87 @@
+"""The test confusion matrix, as a CSV and a PNG beside the checkpoints, and in the logger."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch.utilities import rank_zero_only
+
+__all__ = ["ConfusionMatrix"]
+
+
+class ConfusionMatrix(Callback):
+    """After ``test``, write ``confusion_matrix.csv`` and ``.png`` (rows: true class, columns: predicted).
+
+    The classifier task base accumulates the matrix over the test set (synced across processes by
+    torchmetrics); this callback names the rows with the data card's class names, writes the files
+    in the run's log directory and sends the picture to the logger (W&B image, TensorBoard image).
+
+    Args:
+        normalize: divide each row by its total (per-class recall on the diagonal).
+    """
+
+    def __init__(self, normalize: bool = False) -> None:
+        self.normalize = normalize
+        self.paths: list[Path] = []
+
+    @rank_zero_only
+    def on_test_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        matrix = getattr(pl_module, "confusion_matrix", None)
+        if matrix is None or matrix.ndim != 2:  # multilabel: one 2×2 matrix per label, not drawn here
+            return
+        matrix = matrix.float()
+        if self.normalize:
+            matrix = matrix / matrix.sum(1, keepdim=True).clamp_min(1)
+        classes = (pl_module.data_card or {}).get("classes") or [str(i) for i in range(len(matrix))]
+        if len(classes) != len(matrix):  # binary tasks: the matrix is over (negative, positive)
+            classes = [str(i) for i in range(len(matrix))]
+        folder = Path(trainer.log_dir or trainer.default_root_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        csv_path = folder / "confusion_matrix.csv"
+        with csv_path.open("w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["true \\ predicted", *classes])
+            for name, row in zip(classes, matrix.tolist()):
+                writer.writerow([name, *[round(v, 4) if self.normalize else int(v) for v in row]])
+        png_path = folder / "confusion_matrix.png"
+        figure = self._draw(matrix, classes)
+        figure.savefig(png_path, dpi=100, bbox_inches="tight")
+        self._send(trainer, png_path)
+        import matplotlib.pyplot as plt
+
+        plt.close(figure)
+        self.paths = [csv_path, png_path]
+
+    def _draw(self, matrix: Any, classes: list[str]) -> Any:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        size = max(4.0, 0.45 * len(classes))
+        figure, ax = plt.subplots(figsize=(size, size))
+        ax.imshow(matrix.numpy(), cmap="Blues")
+        ax.set_xticks(range(len(classes)), classes, rotation=90)
+        ax.set_yticks(range(len(classes)), classes)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        if len(classes) <= 20:
+            for i, row in enumerate(matrix.tolist()):
+                for j, v in enumerate(row):
+                    ax.text(j, i, f"{v:.2f}" if self.normalize else int(v), ha="center", va="center", fontsize=8)
+        return figure
+
+    @staticmethod
+    def _send(trainer: Trainer, png_path: Path) -> None:
+        for logger in trainer.loggers:
+            if hasattr(logger, "log_image"):  # WandbLogger
+                logger.log_image(key="test/confusion_matrix", images=[str(png_path)])
+            elif hasattr(getattr(logger, "experiment", None), "add_image"):  # TensorBoard
+                import numpy as np
+                from PIL import Image
+
+                image = np.asarray(Image.open(png_path).convert("RGB"))
+                logger.experiment.add_image("test/confusion_matrix", image, dataformats="HWC")

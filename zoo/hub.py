@@ -1,0 +1,113 @@
+"""Fetching pretrained exports from the web or the Hugging Face Hub, verified and cached.
+
+Sources ``zoo.load_pretrained`` accepts besides local paths:
+
+- ``https://host/path/`` — a folder holding ``config.yaml`` and ``model.safetensors`` (what
+  ``save_pretrained`` writes); ``https://host/file.ckpt`` — a Lightning checkpoint.
+  Append ``#sha256=<hex>`` to pin the weights file (as pip does for packages).
+- ``hf://org/repo`` or ``hf://org/repo@revision`` — the same two files in a Hub model repository,
+  through ``huggingface_hub`` (its cache, ``HF_HUB_OFFLINE`` and tokens apply).
+
+Integrity: ``config.yaml`` records the SHA-256 of ``model.safetensors`` (``weights_sha256``); every
+download is checked against it and against a pinned hash, and a mismatch is an error that removes
+nothing but the bad download. Files land in ``$ZOO_CACHE`` (default ``~/.cache/zoo``) by atomic
+rename: an interrupted download never leaves a half file that a later run would trust.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+import urllib.request
+from pathlib import Path
+from urllib.parse import urldefrag, urlparse
+
+__all__ = ["is_remote", "fetch", "sha256_of", "cache_dir"]
+
+_CHUNK = 1 << 20
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("ZOO_CACHE", Path.home() / ".cache" / "zoo"))
+
+
+def is_remote(source: str | Path) -> bool:
+    return isinstance(source, str) and source.split("://", 1)[0] in ("http", "https", "hf")
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _download(url: str, target: Path, expected_sha256: str | None) -> Path:
+    """``url`` → ``target`` (kept if already there with the right hash), verified, atomically renamed."""
+    if target.is_file() and (expected_sha256 is None or sha256_of(target) == expected_sha256):
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310
+            shutil.copyfileobj(response, out, _CHUNK)
+        if expected_sha256 is not None:
+            got = sha256_of(Path(tmp))
+            if got != expected_sha256:
+                raise ValueError(f"{url}: SHA-256 mismatch (expected {expected_sha256}, downloaded {got})")
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def _weights_sha(config_path: Path) -> str | None:
+    import yaml
+
+    return (yaml.safe_load(config_path.read_text()) or {}).get("weights_sha256")
+
+
+def fetch(source: str) -> Path:
+    """A local path for a remote ``source``: the folder of a pretrained export, or a ``.ckpt`` file."""
+    url, fragment = urldefrag(source)
+    pinned = fragment.split("=", 1)[1] if fragment.startswith("sha256=") else None
+    if url.startswith("hf://"):
+        return _fetch_hub(url[len("hf://") :], pinned)
+    parsed = urlparse(url)
+    folder = cache_dir() / hashlib.sha256(url.encode()).hexdigest()[:16]
+    if parsed.path.endswith(".ckpt"):
+        return _download(url, folder / Path(parsed.path).name, pinned)
+    base = url if url.endswith("/") else url + "/"
+    config = folder / "config.yaml"
+    try:  # the small config is fetched every time: it says which weights are current
+        _download(base + "config.yaml", folder / ".config.fresh", None)
+        os.replace(folder / ".config.fresh", config)
+    except OSError as err:  # offline: the cached copy, if any, still names verified weights
+        if not config.is_file():
+            raise
+        import warnings
+
+        warnings.warn(f"{url}: unreachable ({err}); using the cached copy", stacklevel=3)
+    recorded = _weights_sha(config)
+    if pinned and recorded and pinned != recorded:
+        raise ValueError(f"{url}: config.yaml records weights {recorded}, but {pinned} was pinned")
+    _download(base + "model.safetensors", folder / "model.safetensors", pinned or recorded)
+    return folder
+
+
+def _fetch_hub(repo: str, pinned: str | None) -> Path:
+    from huggingface_hub import hf_hub_download
+
+    repo_id, _, revision = repo.partition("@")
+    config = Path(hf_hub_download(repo_id, "config.yaml", revision=revision or None))
+    weights = Path(hf_hub_download(repo_id, "model.safetensors", revision=revision or None))
+    expected = pinned or _weights_sha(config)
+    if expected and sha256_of(weights) != expected:
+        raise ValueError(f"hf://{repo}: model.safetensors does not match its SHA-256 {expected}")
+    if weights.parent != config.parent:
+        raise ValueError(f"hf://{repo}: config.yaml and model.safetensors are not in the same snapshot")
+    return config.parent
