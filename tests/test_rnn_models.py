@@ -131,7 +131,7 @@ def test_rnn_lm_learns_a_repeating_sequence() -> None:
     )
     stream = torch.tensor([3, 4, 5, 6, 7] * 40)
     opt = torch.optim.Adam(model.parameters(), lr=0.02)
-    for step in range(80):
+    for _ in range(80):
         start = torch.randint(0, len(stream) - 17, (16,))
         window = stream[start[:, None] + torch.arange(17)]
         loss = model._logits_and_loss((window[:, :-1], window[:, 1:]))[1]

@@ -130,7 +130,7 @@ class HFTextClassifier(TextClassifier):
 
 
 register_model("hf_minilm_l6", HFTextClassifier,
-               {"backbone": MINILM, "vocab_size": 30522, "max_seq_len": 256, "pad_token_id": 0, "num_classes": 2},
+               {"backbone": MINILM, "vocab_size": 30522, "max_seq_len": 279, "pad_token_id": 0, "num_classes": 12},
                modality="text", task="classification",
                reference="Wang et al. 2020, arXiv:2002.10957 (MiniLM); Devlin et al. 2019, arXiv:1810.04805 (BERT)",
                config="configs/text/hf_minilm_topics.yaml",

@@ -146,7 +146,9 @@ _REF = {
     "gru": "Cho et al. 2014, arXiv:1406.1078",
     "bilstm": "Schuster & Paliwal 1997 (bidirectional RNNs); Yang et al. 2016 (attention pooling, NAACL)",
 }
-_DATA = {"vocab_size": 10_000, "max_seq_len": 256, "pad_token_id": 0, "num_classes": 2}
+# presets are the recipes' networks, with the data arguments of their embedded data (characters of 19 languages)
+_DATA = {"embed_dim": 64, "hidden_size": 128, "vocab_size": 2984, "max_seq_len": 512, "pad_token_id": 0,
+         "num_classes": 19}
 _SMALL = {"vocab_size": 50, "max_seq_len": 16, "num_classes": 3}
 _CONFIG = "configs/text/{}_languages.yaml"
 for _name, _preset, _ref in [

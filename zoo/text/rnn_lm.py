@@ -92,7 +92,7 @@ class RNNLanguageModel(CausalLM):
         return ids
 
 
-register_model("lstm_lm", RNNLanguageModel, {"vocab_size": 256, "max_seq_len": 128},
+register_model("lstm_lm", RNNLanguageModel, {"embed_dim": 64, "vocab_size": 110, "max_seq_len": 128},
                modality="text", task="causal_lm", reference="Mikolov et al. 2010; Graves 2013, arXiv:1308.0850",
                config="configs/text/lstm_lm_python_docs.yaml",
                test_overrides={"vocab_size": 40, "max_seq_len": 16})  # fmt: skip

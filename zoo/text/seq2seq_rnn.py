@@ -141,7 +141,8 @@ class BahdanauSeq2Seq(Seq2Seq):
 
 
 register_model("seq2seq_bahdanau", BahdanauSeq2Seq,
-               {"vocab_size": 40, "max_seq_len": 32, "pad_token_id": 0, "bos_token_id": 2, "eos_token_id": 3},
+               {"embed_dim": 32, "vocab_size": 33, "max_seq_len": 14, "pad_token_id": 0, "bos_token_id": 2,
+                "eos_token_id": 3},
                modality="text", task="seq2seq", reference="Bahdanau, Cho & Bengio 2015, arXiv:1409.0473",
                config="configs/text/seq2seq_bahdanau_reverse.yaml",
                test_overrides={"vocab_size": 20, "max_seq_len": 12})  # fmt: skip

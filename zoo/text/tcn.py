@@ -100,6 +100,8 @@ class TCNClassifier(TextClassifier):
 
 
 register_model("tcn_text", TCNClassifier,
-               {"vocab_size": 10_000, "max_seq_len": 256, "pad_token_id": 0, "num_classes": 2}, modality="text", task="classification", reference="Bai, Kolter & Koltun 2018, arXiv:1803.01271",
+               {"embed_dim": 64, "vocab_size": 2984, "max_seq_len": 512, "pad_token_id": 0, "num_classes": 19},
+               modality="text",
+               task="classification", reference="Bai, Kolter & Koltun 2018, arXiv:1803.01271",
                config="configs/text/tcn_text_languages.yaml",
                test_overrides={"vocab_size": 50, "max_seq_len": 16, "num_classes": 3})  # fmt: skip
