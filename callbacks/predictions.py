@@ -1,4 +1,9 @@
-"""Write ``predict`` results as a CSV of user-facing values (class names, not ids)."""
+"""Write ``predict`` results as a CSV of user-facing values: class names, not ids; text, not token ids.
+
+Token ids (generated text, filled masks, translations) are decoded with the tokenizer of the data
+card (:func:`datamodules.tokenizers.tokenizer_from_card`): seq2seq outputs lose their ``[BOS]``
+and stop at ``[EOS]``; a masked LM's predictions replace the ``[MASK]`` tokens of its input.
+"""
 
 from __future__ import annotations
 
@@ -13,12 +18,40 @@ from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.callbacks import BasePredictionWriter
 from lightning.pytorch.utilities import rank_zero_info
 
-__all__ = ["PredictionWriter"]
+__all__ = ["PredictionWriter", "decode_predictions"]
+
+TEXT_TASKS = ("causal_lm", "masked_lm", "seq2seq")
+
+
+def decode_predictions(
+    predictions: list[dict[str, torch.Tensor]], card: dict[str, Any], inputs: list[torch.Tensor] | None = None
+) -> list[str]:
+    """Texts of the ``"pred"`` token ids of every batch (batches may differ in length), by the card's task."""
+    from datamodules.tokenizers import tokenizer_from_card
+
+    tokenizer = tokenizer_from_card(card)
+    specials = card.get("specials") or {}
+    task = card.get("task")
+    texts = []
+    for b, batch in enumerate(predictions):
+        ids = batch["pred"].cpu()
+        if task == "masked_lm" and inputs is not None and specials.get("mask") is not None:
+            given = inputs[b].cpu()  # keep the input, fill its [MASK] positions with the predictions
+            ids = torch.where(given == specials["mask"], ids, given)
+        for row in ids.tolist():
+            if task == "seq2seq":
+                row = row[1:] if row and row[0] == specials.get("bos") else row
+                eos = specials.get("eos")
+                row = row[: row.index(eos)] if eos in row else row
+            texts.append(tokenizer.decode(row))
+    return texts
 
 
 def _rows(predictions: list[dict[str, torch.Tensor]], card: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
     """Columns and rows from ``predict_step`` dicts, mapped through the data card."""
-    merged = {k: torch.cat([p[k].reshape(len(p[k]), -1).cpu() for p in predictions]) for k in predictions[0]}
+    # only the keys written here (extra per-token outputs, such as attention weights, vary in length by batch)
+    keys = [k for k in ("pred", "probs") if k in predictions[0]]
+    merged = {k: torch.cat([p[k].reshape(len(p[k]), -1).cpu() for p in predictions]) for k in keys}
     classes = card.get("classes")
     task = card.get("task")
     header, columns = [], []
@@ -56,9 +89,27 @@ class PredictionWriter(BasePredictionWriter):
     """
 
     def __init__(self, output: str | None = None) -> None:
-        super().__init__(write_interval="epoch")
+        super().__init__(write_interval="batch_and_epoch")
         self.output = output
         self.path: Path | None = None
+        self._inputs: list[torch.Tensor] = []
+
+    def on_predict_epoch_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._inputs = []
+
+    def write_on_batch_end(
+        self,
+        trainer: Trainer,
+        pl_module: LightningModule,
+        prediction: Any,
+        batch_indices: Any,
+        batch: Any,
+        batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> None:
+        # a masked LM's inputs: its predictions fill their [MASK] positions
+        if dataloader_idx == 0 and (getattr(pl_module, "data_card", {}) or {}).get("task") == "masked_lm":
+            self._inputs.append((batch[0] if isinstance(batch, (tuple, list)) else batch).detach().cpu())
 
     def write_on_epoch_end(
         self, trainer: Trainer, pl_module: LightningModule, predictions: Any, batch_indices: Any
@@ -67,7 +118,11 @@ class PredictionWriter(BasePredictionWriter):
             return
         if isinstance(predictions[0], list):  # several predict dataloaders: the first
             predictions = predictions[0]
-        header, rows = _rows(predictions, getattr(pl_module, "data_card", {}) or {})
+        card = getattr(pl_module, "data_card", {}) or {}
+        if card.get("task") in TEXT_TASKS and "tokenizer" in card:
+            header, rows = ["prediction"], [[t] for t in decode_predictions(predictions, card, self._inputs or None)]
+        else:
+            header, rows = _rows(predictions, card)
         datamodule = trainer.datamodule
         ids = datamodule.predict_ids() if datamodule is not None and hasattr(datamodule, "predict_ids") else []
         if len(ids) != len(rows):

@@ -118,6 +118,7 @@ class TextClassificationDataModule(TextDataModule):
         self.path, self.dataset, self.dataset_config = path, dataset, dataset_config
         self.text_column, self.label_column, self.label_separator = text_column, label_column, label_separator
         self.bucket, self.predict_path, self.encoding = bucket, predict_path, encoding
+        self.split_texts: dict[str, list[str]] = {}  # the raw texts of each split (baselines, error analysis)
 
     @property
     def source(self) -> str:
@@ -183,6 +184,7 @@ class TextClassificationDataModule(TextDataModule):
                 f"{self.source}: column {self.label_column!r} has a single class {classes}; nothing to learn"
             )
         texts = {name: [str(t) for t in frame[self.text_column].tolist()] for name, frame in split.items()}
+        self.split_texts = texts
         tok = self._fit_tokenizer(texts["train"])
         specials = self._special_ids(tok)
         encoded = {name: self._encode(rows, tok) for name, rows in texts.items()}

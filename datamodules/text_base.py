@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import chain
 from typing import Any
 
 import torch
@@ -19,11 +20,12 @@ MASK_MARKER = "[MASK]"  # in masked-LM predict inputs: the positions to fill
 
 def pad_rows(rows: list[list[int]], length: int, pad: int, end: int | None = None) -> Tensor:
     """``(N, length)`` right-padded ids; a longer row is cut, keeping its last token ``end`` ([SEP], [EOS]) if given."""
-    out = torch.full((len(rows), length), pad, dtype=torch.long)
-    for i, row in enumerate(rows):
-        if len(row) > length:
-            row = [*row[: length - 1], end] if end is not None else row[:length]
-        out[i, : len(row)] = torch.as_tensor(row, dtype=torch.long)
+    cut = [r if len(r) <= length else ([*r[: length - 1], end] if end is not None else r[:length]) for r in rows]
+    lengths = torch.tensor([len(r) for r in cut], dtype=torch.long)
+    out = torch.full((len(cut), length), pad, dtype=torch.long)
+    # one scatter instead of a tensor per row: a boolean mask fills row by row, left to right
+    flat = torch.tensor(list(chain.from_iterable(cut)), dtype=torch.long)
+    out[torch.arange(length)[None, :] < lengths[:, None]] = flat
     return out
 
 

@@ -19,6 +19,8 @@ from datamodules.text_loaders import WindowLoader, blocks, mask_tokens
 
 __all__ = ["LanguageModelDataModule"]
 
+DEFAULT_CONTEXT = 128  # tokens per window when neither the model nor the data says
+
 
 class LanguageModelDataModule(TextDataModule):
     """A plain-text corpus → next-token ``(x, y)`` or masked ``(inputs, labels)`` batches of ``max_seq_len``.
@@ -35,7 +37,7 @@ class LanguageModelDataModule(TextDataModule):
         vocab_size: the largest vocabulary to build (see :class:`TextClassificationDataModule`).
         min_freq: pieces seen fewer times in training are ``[UNK]``.
         lowercase: lower-case words (``word`` tokenizer).
-        max_seq_len: tokens per training window (the model's context).
+        max_seq_len: tokens per training window: by default the model's context, else 128.
         objective: ``causal`` (next token) or ``masked`` (BERT's 15% / 80-10-10 corruption).
         mask_prob: share of tokens chosen for the masked objective.
         windows_per_epoch: random training windows per epoch; by default as many as cover the
@@ -60,7 +62,7 @@ class LanguageModelDataModule(TextDataModule):
         vocab_size: int | None = None,
         min_freq: int = 1,
         lowercase: bool = False,
-        max_seq_len: int = 128,
+        max_seq_len: int | None = None,
         objective: Literal["causal", "masked"] = "causal",
         mask_prob: float = 0.15,
         windows_per_epoch: int | None = None,
@@ -85,6 +87,7 @@ class LanguageModelDataModule(TextDataModule):
             test_fraction,
             seed,
         )
+        self.max_seq_len = max_seq_len or DEFAULT_CONTEXT
         if objective not in ("causal", "masked"):
             raise ValueError(f"objective={objective!r} is not 'causal' or 'masked'")
         if not 0 < mask_prob < 1:

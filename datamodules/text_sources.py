@@ -115,7 +115,7 @@ def read_records(path: str | Path, columns: list[str], encoding: str = "utf-8") 
 
 
 def read_record_splits(path: str | Path, columns: list[str], encoding: str = "utf-8") -> dict[str, pd.DataFrame]:
-    """One file (``{"all": frame}``), or a folder of ``train.*`` [``val.*`` | ``validation.*`` ...] [``test.*``] files."""
+    """One file (``{"all": frame}``), or a folder of ``train.*``, [``val.*`` | ``validation.*`` ...], [``test.*``]."""
     path = Path(path)
     if not path.is_dir():
         return {"all": read_records(path, columns, encoding)}
@@ -324,7 +324,14 @@ def hf_dataset(name: str, config: str | None, columns: list[str]) -> dict[str, p
             f"(a hub name needs a network the first time): {err}"
         ) from None
     renames = {"validation": "val", "valid": "val", "dev": "val"}
-    frames = {renames.get(split, split): part.to_pandas() for split, part in loaded.items()}
+    frames = {}
+    for split, part in loaded.items():
+        frame = part.to_pandas()
+        for column in columns:  # class ids of a ClassLabel column → its names (-1, "no label", stays -1)
+            feature = part.features.get(column)
+            if isinstance(feature, datasets.ClassLabel):
+                frame[column] = [feature.int2str(int(v)) if v >= 0 else str(v) for v in frame[column]]
+        frames[renames.get(split, split)] = frame
     frames = {k: v for k, v in frames.items() if k in ("train", "val", "test")}
     if "train" not in frames:
         raise ValueError(f"dataset {name!r} has no train split (splits: {list(loaded)})")

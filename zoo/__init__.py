@@ -8,7 +8,7 @@ Public API::
     zoo.model_info("resnet18")                       # the card: modality, task, params, reference
     model = zoo.load_pretrained("runs/.../pretrained")  # a save_pretrained directory or a .ckpt
 
-Importing ``zoo`` registers every model (the family modules are imported below).
+Importing ``zoo`` registers every model (each area package imports its family modules).
 """
 
 from __future__ import annotations
@@ -19,16 +19,11 @@ __version__ = "0.1.0"
 
 from lightning.pytorch import LightningModule
 
-from zoo.generative import autoencoder, dcgan, gan  # noqa: F401, E402
+# every area imports its family modules, and each family registers its presets
+from zoo import generative, tabular, text, timeseries, vision  # noqa: F401, E402
 from zoo.pretrained import UntrustedCheckpointError, load_checkpoint, load_pretrained
 from zoo.registry import count_parameters, get_card, list_models, model_info, register_model
 from zoo.registry import create_model as _create
-
-# every family registers its presets on import
-from zoo.tabular import mlp  # noqa: F401, E402
-from zoo.text import bert, gpt, t5, transformer  # noqa: F401, E402
-from zoo.timeseries import cnn, rnn, seq2seq, tcn, transformer  # noqa: F401, E402
-from zoo.vision import alexnet, densenet, efficientnet, lenet, mobilenet, resnet, transfer, vgg, vit  # noqa: F401, E402
 
 __all__ = [
     "__version__",

@@ -1,1 +1,4 @@
-"""Tabular models."""
+"""Tabular models: the deep MLP for classification and regression."""
+
+# importing a family module registers its presets
+from zoo.tabular import mlp  # noqa: F401
