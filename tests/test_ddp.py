@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -32,9 +34,19 @@ def test_fit_with_two_cpu_processes(tmp_path: Path) -> None:
         "--trainer.enable_progress_bar=false", "--test_after_fit=false",
         f"--trainer.default_root_dir={tmp_path}",
     ]  # fmt: skip
-    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    for _attempt in range(3):  # another process may take the free port between the probe and the bind
+        env = {**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(_free_port())}
+        done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+        if "EADDRINUSE" not in done.stderr:
+            break
     assert done.returncode == 0, done.stderr[-3000:]
     assert "distributed_backend=gloo" in done.stderr + done.stdout
     ckpt = torch.load(next(tmp_path.glob("lightning_logs/version_*/checkpoints/last.ckpt")), weights_only=True)
     # 1,257 training digits, batch 32 per process: 40 steps alone, 20 with the data split over two ranks
     assert ckpt["global_step"] == 20
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
