@@ -26,6 +26,7 @@ from zoo.registry import create_model as _create
 # every family registers its presets on import
 from zoo.tabular import mlp  # noqa: F401, E402
 from zoo.vision import lenet, resnet  # noqa: F401, E402
+from zoo.audio import m5, mel_cnn, rnn, transformer  # noqa: F401, E402
 
 __all__ = [
     "__version__",

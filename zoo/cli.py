@@ -45,9 +45,10 @@ DATA_ARGS = (
     "input_size",
     "horizon",
     "sample_rate",
+    "num_samples",
 )
 # Of those, the ones a datamodule can adapt to when only the model sets them (resize, convert, resample).
-ADAPTABLE_ARGS = ("in_channels", "image_size", "sample_rate", "max_seq_len")
+ADAPTABLE_ARGS = ("in_channels", "image_size", "sample_rate", "max_seq_len", "num_samples")
 
 
 def _import(class_path: str) -> type:
