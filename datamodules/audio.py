@@ -38,7 +38,7 @@ from torch.utils.data import Dataset
 from datamodules.audio_synthetic import DTMF_CLASSES, DTMF_RATE, dtmf_clips
 from datamodules.base import ZooDataModule, split_indices
 
-__all__ = ["AudioDataModule", "AUDIO_EXTENSIONS", "audio_info", "decode_audio", "resample", "crop_or_pad"]
+__all__ = ["AUDIO_EXTENSIONS", "AudioDataModule", "audio_info", "crop_or_pad", "decode_audio", "resample"]
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff")
 AudioDatasetName = Literal["dtmf"]
@@ -292,7 +292,10 @@ class AudioDataModule(ZooDataModule):
         for name, items in parts.items():
             if not items:
                 raise ValueError(f"{self.source}: no readable audio file left in the {name!r} part")
-        return sorted({c for _, c in parts.get("train", parts.get("all", []))}), parts
+        classes = sorted({c for _, c in parts.get("train", parts.get("all", []))})
+        if len(classes) < 2:
+            raise ValueError(f"{self.source}: a classifier needs at least two classes, found {classes}")
+        return classes, parts
 
     def _target_rate(self) -> int:
         if self.sample_rate:

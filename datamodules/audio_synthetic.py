@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["DTMF_CLASSES", "DTMF_LOW", "DTMF_HIGH", "DTMF_RATE", "DTMF_SECONDS", "dtmf_clips", "dtmf_frequencies"]
+__all__ = ["DTMF_CLASSES", "DTMF_HIGH", "DTMF_LOW", "DTMF_RATE", "DTMF_SECONDS", "dtmf_clips", "dtmf_frequencies"]
 
 DTMF_LOW = (697.0, 770.0, 852.0, 941.0)
 DTMF_HIGH = (1209.0, 1336.0, 1477.0, 1633.0)

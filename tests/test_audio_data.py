@@ -148,6 +148,14 @@ def test_empty_and_missing_folders(tmp_path: Path) -> None:
         AudioDataModule(path=str(tmp_path / "nope")).data_args()
 
 
+def test_a_single_class_is_an_error(folder: Path) -> None:
+    for name in ("mid", "high"):
+        for f in (folder / name).iterdir():
+            f.unlink()
+    with pytest.raises(ValueError, match=r"clips: a classifier needs at least two classes, found \['low'\]"):
+        AudioDataModule(path=str(folder)).data_args()
+
+
 def test_presplit_folder_with_unknown_label(folder: Path, tmp_path: Path) -> None:
     root = tmp_path / "presplit"
     for split, classes in (("train", ["low", "mid"]), ("val", ["low", "high"]), ("test", ["mid"])):
@@ -229,7 +237,7 @@ def test_bad_arguments() -> None:
 
 
 def test_streamed_set_matches_in_memory(folder: Path) -> None:
-    kwargs = dict(path=str(folder), batch_size=4, seed=1)
+    kwargs = {"path": str(folder), "batch_size": 4, "seed": 1}
     memory, streamed = AudioDataModule(**kwargs), AudioDataModule(in_memory=False, **kwargs)
     memory.setup("fit")
     streamed.setup("fit")

@@ -19,6 +19,7 @@ __version__ = "0.1.0"
 
 from lightning.pytorch import LightningModule
 
+from zoo.audio import m5, mel_cnn, rnn, transformer  # noqa: F401, E402 - registers the audio family
 from zoo.pretrained import UntrustedCheckpointError, load_checkpoint, load_pretrained
 from zoo.registry import count_parameters, get_card, list_models, model_info, register_model
 from zoo.registry import create_model as _create
@@ -26,7 +27,6 @@ from zoo.registry import create_model as _create
 # every family registers its presets on import
 from zoo.tabular import mlp  # noqa: F401, E402
 from zoo.vision import lenet, resnet  # noqa: F401, E402
-from zoo.audio import m5, mel_cnn, rnn, transformer  # noqa: F401, E402
 
 __all__ = [
     "__version__",

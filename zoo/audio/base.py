@@ -21,7 +21,7 @@ from zoo.tasks.base import require
 from zoo.tasks.classification import ClassificationTask, Classifier
 from zoo.tasks.optim import OptimArgs
 
-__all__ = ["AudioNet", "AudioClassifier"]
+__all__ = ["AudioClassifier", "AudioNet"]
 
 
 class AudioNet(nn.Module):

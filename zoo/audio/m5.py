@@ -9,6 +9,7 @@ pooling over time and a linear classifier. The paper's M5 has widths 128, 128, 2
 
 from __future__ import annotations
 
+import itertools
 from typing import Unpack
 
 from torch import Tensor, nn
@@ -19,7 +20,7 @@ from zoo.registry import register_model
 from zoo.tasks import OptimArgs
 from zoo.tasks.classification import ClassificationTask
 
-__all__ = ["M5Body", "M5"]
+__all__ = ["M5", "M5Body"]
 
 
 def _conv_bn(in_ch: int, out_ch: int, kernel: int, stride: int = 1) -> nn.Sequential:
@@ -45,7 +46,7 @@ class M5Body(nn.Module):
     ) -> None:
         super().__init__()
         layers: list[nn.Module] = [_conv_bn(1, channels[0], first_kernel, first_stride), nn.MaxPool1d(pool)]
-        for in_ch, out_ch in zip(channels[:-1], channels[1:]):
+        for in_ch, out_ch in itertools.pairwise(channels):
             layers += [_conv_bn(in_ch, out_ch, 3), nn.MaxPool1d(pool)]
         self.features = nn.Sequential(*layers)
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(channels[-1], num_outputs))
@@ -96,7 +97,7 @@ class M5(AudioClassifier):
 
 
 _REF = "Dai et al. 2017, arXiv:1610.00087"
-_EMBEDDED = dict(num_classes=16, sample_rate=8000, num_samples=8000)  # the embedded DTMF task
-_TEST = {"num_classes": 5, "num_samples": 4000}
+_EMBEDDED = {"num_classes": 16, "sample_rate": 8000, "num_samples": 8000}  # the embedded DTMF task
+_TEST = {"num_classes": 5, "num_samples": 2000}  # 0.25 s: a quick CPU test
 register_model("m5", M5, _EMBEDDED, modality="audio",
                task="classification", reference=_REF, config="configs/audio/m5.yaml", test_overrides=_TEST)

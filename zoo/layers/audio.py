@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-__all__ = ["Representation", "AudioFrontend", "SpecAugment", "mel_filterbank", "dct_matrix", "stft_sizes"]
+__all__ = ["AudioFrontend", "Representation", "SpecAugment", "dct_matrix", "mel_filterbank", "stft_sizes"]
 
 Representation = Literal["waveform", "spectrogram", "logmel", "mfcc"]
 _AMIN = 1e-10  # power floor before the dB scale (as librosa's power_to_db)
