@@ -6,8 +6,14 @@ The log-mel spectrogram ``(B, n_mels, frames)`` is cut into non-overlapping patc
 ``patch_bands × patch_frames`` (frames padded at the end to a whole number of patches), each
 projected linearly (a strided convolution) to a token; a [CLS] token and learned positional
 embeddings are added, pre-norm transformer blocks (``zoo.layers.transformer``) follow, and the
-final [CLS] state (or the token mean) is classified. AST's overlapping 16×16 patches and ImageNet
-initialisation are left out: this is the small from-scratch version.
+final [CLS] state (or the token mean) is classified.
+
+Patch shape: by default a patch spans every mel band and 2 frames (20 ms), so attention runs over
+time. AST's square patches are ``patch_bands=16`` (and more frames); they must learn through
+attention which patches of different frequency rows sound together, which takes far more data:
+on the embedded DTMF task (a key is two tones in different rows) 16×4 patches reached 0.44
+validation accuracy after 5 epochs where full-band 64×2 patches reached 0.95. AST's overlapping
+patches and ImageNet initialisation are left out: this is the small from-scratch version.
 """
 
 from __future__ import annotations
@@ -38,8 +44,8 @@ class PatchTransformerBody(nn.Module):
         num_outputs: int,
         n_bands: int,
         n_frames: int,
-        patch_bands: int = 16,
-        patch_frames: int = 4,
+        patch_bands: int | None = None,
+        patch_frames: int = 2,
         dim: int = 128,
         depth: int = 4,
         num_heads: int = 4,
@@ -48,6 +54,7 @@ class PatchTransformerBody(nn.Module):
         pool: Literal["cls", "mean"] = "cls",
     ) -> None:
         super().__init__()
+        patch_bands = patch_bands or n_bands
         if n_bands % patch_bands:
             raise ValueError(f"patch_bands={patch_bands} must divide the {n_bands} mel bands")
         grid_frames = math.ceil(n_frames / patch_frames)
@@ -88,7 +95,7 @@ class MelTransformer(AudioClassifier):
     """Transformer encoder on log-mel patches (AST-style).
 
     Args:
-        patch_bands: mel bands per patch (must divide ``n_mels``).
+        patch_bands: mel bands per patch (must divide ``n_mels``); ``None``: all of them (full-band patches).
         patch_frames: frames per patch.
         dim: token width.
         depth: transformer blocks.
@@ -102,8 +109,8 @@ class MelTransformer(AudioClassifier):
 
     def __init__(
         self,
-        patch_bands: int = 16,
-        patch_frames: int = 4,
+        patch_bands: int | None = None,
+        patch_frames: int = 2,
         dim: int = 128,
         depth: int = 4,
         num_heads: int = 4,
