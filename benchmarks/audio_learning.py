@@ -12,6 +12,7 @@ fitted on the same training split and scored on the same test split::
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a script from anywhere: the zoo's packages are in the repository root
 RECIPES = {
     "m5": "configs/audio/m5.yaml",
     "mel_cnn_small": "configs/audio/mel_cnn_small.yaml",
@@ -72,7 +74,11 @@ def train(name: str, out: Path, epochs: int | None) -> dict[str, float]:
     if epochs is not None:
         args.append(f"--trainer.max_epochs={epochs}")
     start = time.perf_counter()
-    cli = cli_main(args)
+    argv, sys.argv = sys.argv, sys.argv[:1]  # the CLI reads its arguments from args=, not this script's
+    try:
+        cli = cli_main(args)
+    finally:
+        sys.argv = argv
     wall = time.perf_counter() - start
     metrics = {k: float(v) for k, v in cli.trainer.callback_metrics.items() if k.startswith("test/")}
     params = sum(p.numel() for p in cli.model.parameters())
@@ -90,7 +96,11 @@ def main() -> None:
         torch.set_num_threads(args.threads)
 
     refs = references()
-    results = {name: train(name, args.out, args.epochs) for name in args.models}
+    print("references:", refs, flush=True)
+    results = {}
+    for name in args.models:
+        results[name] = train(name, args.out, args.epochs)
+        print(f"{name}: {results[name]}", flush=True)
 
     best_ref = max(refs.values())
     print(f"\nEmbedded DTMF task (16 classes, {torch.get_num_threads()} CPU threads); test split of the recipes' seed")
