@@ -22,6 +22,7 @@ reads the training clips through :meth:`AudioDataModule.train_clips`.
 
 from __future__ import annotations
 
+import functools
 import os
 import warnings
 from collections import Counter
@@ -45,6 +46,14 @@ AudioDatasetName = Literal["dtmf"]
 _IN_MEMORY_BYTES = 2 * 1024**3  # decoded sets up to this size live in one tensor
 _MAX_STORED = 4  # clips are kept up to this many times num_samples (room for random crops)
 _STAT_CLIPS = 2048  # training clips a streamed set shows the model's frontend to fit its statistics
+
+
+@functools.lru_cache(maxsize=1)
+def _dtmf(num_clips: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The generated task, kept for the next datamodule of the same process (read-only: splits copy it)."""
+    waves, labels = dtmf_clips(num_clips, seed)
+    waves.flags.writeable = labels.flags.writeable = False
+    return waves, labels
 
 
 # -- files -------------------------------------------------------------------------------------------
@@ -257,8 +266,7 @@ class AudioDataModule(ZooDataModule):
                 is_table = path.suffix.lower() in (".csv", ".tsv", ".txt")
                 self._raw = _read_manifest(path) if is_table else _read_folder(path)
             else:
-                waves, labels = dtmf_clips(self.num_clips, self.seed)
-                self._raw = list(DTMF_CLASSES), {"all": (waves, labels)}
+                self._raw = list(DTMF_CLASSES), {"all": _dtmf(self.num_clips, self.seed)}
         return self._raw
 
     def _warn_or_raise(self, err: ValueError) -> None:
@@ -307,10 +315,8 @@ class AudioDataModule(ZooDataModule):
         return max(counts, key=lambda rate: (counts[rate], rate))
 
     def _longest(self) -> int:
-        """The longest labelled clip, in samples at the target rate."""
+        """The longest labelled file, in samples at the target rate."""
         rate = self._target_rate()
-        if not self.path:
-            return self._read_source()[1]["all"][0].shape[1] * rate // DTMF_RATE
         return max(-(-frames * rate // native) for frames, native in self._scan().values())
 
     def _clip_length(self) -> int:
@@ -321,7 +327,7 @@ class AudioDataModule(ZooDataModule):
         return self._longest()
 
     def data_args(self) -> dict[str, Any]:
-        classes, _ = self._labelled()
+        classes = self._labelled()[0] if self.path else DTMF_CLASSES  # (nothing to generate for the answer)
         return {
             "num_classes": len(classes),
             "task": "multiclass",

@@ -50,19 +50,29 @@ def dtmf_frequencies(label: int) -> tuple[float, float]:
 
 def _add_events(out: np.ndarray, onset: np.ndarray, duration: np.ndarray, freqs: np.ndarray, amps: np.ndarray,
                 phases: np.ndarray, sr: int) -> None:
-    """Add one event per row of ``out (m, L)``: sines ``freqs/amps/phases (m, k)`` (NaN frequency: none)
-    on ``[onset, onset + duration)`` seconds with 5 ms raised-cosine ramps. Only the event's samples are computed."""
-    window = int(np.ceil((_MAX_EVENT + 0.01) * sr)) + 2
-    first = np.floor(onset * sr).astype(np.int64)  # (m,)
-    index = first[:, None] + np.arange(window)  # (m, W) sample positions
-    t = index / sr
-    rise = np.clip((t - onset[:, None]) / _RAMP, 0, 1) * np.clip((onset + duration)[:, None] - t, 0, _RAMP) / _RAMP
-    envelope = 0.5 - 0.5 * np.cos(np.pi * rise)
-    sines = np.sin(2 * np.pi * np.nan_to_num(freqs)[:, :, None] * t[:, None, :] + phases[:, :, None])
-    event = (np.where(np.isnan(freqs), 0.0, amps)[:, :, None] * sines).sum(1) * envelope  # (m, W)
-    inside = index < out.shape[1]
-    rows = np.broadcast_to(np.arange(len(out))[:, None], index.shape)
-    out[rows[inside], index[inside]] += event[inside]
+    """Add one event per row of ``out (m, L + _window(sr))``: sines ``freqs/amps/phases (m, k)`` (NaN
+    frequency: none) on ``[onset, onset + duration)`` seconds with raised-cosine ramps.
+
+    Only the samples of a fixed window from the onset are computed (float32, phases reduced per
+    row in float64 so they stay exact); the ``_window`` extra columns of ``out`` take what runs past the end.
+    """
+    window = _window(sr)
+    first = np.floor(onset * sr).astype(np.int64)  # (m,) first sample of each window
+    start = first / sr
+    k = (np.arange(window) / sr).astype(np.float32)  # (W,) seconds from the window start
+    rel = (onset - start).astype(np.float32)[:, None]
+    rise = np.clip((k - rel) / _RAMP, 0, 1) * np.clip(rel + duration.astype(np.float32)[:, None] - k, 0, _RAMP) / _RAMP
+    envelope = 0.5 - 0.5 * np.cos(np.float32(np.pi) * rise)  # (m, W)
+    f = np.nan_to_num(freqs)
+    phase0 = np.mod(2 * np.pi * f * start[:, None] + phases, 2 * np.pi).astype(np.float32)  # (m, k) at the window start
+    sines = np.sin((2 * np.pi * f).astype(np.float32)[:, :, None] * k + phase0[:, :, None])  # (m, k, W)
+    gains = np.where(np.isnan(freqs), 0.0, amps).astype(np.float32)
+    event = np.einsum("mk,mkw->mw", gains, sines) * envelope
+    out[np.arange(len(out))[:, None], first[:, None] + np.arange(window)] += event
+
+
+def _window(sr: int) -> int:
+    return int(np.ceil((_MAX_EVENT + 2 * _RAMP) * sr)) + 2
 
 
 def _distractor_frequencies(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -121,22 +131,24 @@ def dtmf_clips(num_clips: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     dist_gain = 10 ** (rng.uniform(-6, 6, (n, 2)) / 20)
     rms_db = rng.uniform(-35, -15, n)
 
-    freqs = np.fft.rfftfreq(length, 1 / sr)
+    log_freqs = np.log(np.maximum(np.fft.rfftfreq(length, 1 / sr), 50.0) / 1000.0)  # noise shaping: f^(-β/2)
     waves = np.empty((n, length), dtype=np.float32)
     for lo in range(0, n, _CHUNK):
         s = slice(lo, min(lo + _CHUNK, n))
         m = s.stop - s.start
         power = (1 + a_high[s] ** 2) / 2  # mean power of the key's two sines while it sounds
         # coloured noise: white noise shaped to a 1/f^β power spectrum, then scaled to the SNR
-        spectrum = np.fft.rfft(rng.standard_normal((m, length)), axis=1)
-        spectrum *= (np.maximum(freqs, 50.0) / 1000.0) ** (-slope[s, None] / 2)
-        mix = np.fft.irfft(spectrum, n=length, axis=1)
-        mix *= np.sqrt(power / 10 ** (snr_db[s] / 10) / mix.var(1))[:, None]
+        spectrum = np.fft.rfft(rng.standard_normal((m, length), dtype=np.float32), axis=1)
+        spectrum *= np.exp(log_freqs * (-slope[s, None] / 2)).astype(np.float32)
+        noise = np.fft.irfft(spectrum, n=length, axis=1)
+        mix = np.zeros((m, length + _window(sr)), dtype=np.float32)  # room for events that run past the end
+        mix[:, :length] = noise * np.sqrt(power / 10 ** (snr_db[s] / 10) / noise.var(1))[:, None]
         key_amps = np.stack([np.ones(m), a_high[s]], 1)
         _add_events(mix, onset[s], duration[s], np.stack([f_low[s], f_high[s]], 1), key_amps, phases[s, 0], sr)
         for j in range(2):  # each distractor tone has the key's mean power times dist_gain
             amps = np.repeat((np.sqrt(power) * dist_gain[s, j])[:, None], 2, 1)
             _add_events(mix, dist_onset[s, j], dist_duration[s, j], f_dist[s, j], amps, phases[s, 1 + j], sr)
+        mix = mix[:, :length]
         mix *= (10 ** (rms_db[s] / 20) / np.sqrt((mix**2).mean(1)))[:, None]
         waves[s] = np.clip(mix, -1, 1)
     return waves, labels.astype(np.int64)
