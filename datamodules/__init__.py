@@ -1,5 +1,6 @@
 """LightningDataModules, one module per modality; ``base`` holds what they share."""
 
+from datamodules.audio import AudioDataModule
 from datamodules.base import TensorLoader, ZooDataModule
 from datamodules.image import ImageDataModule
 from datamodules.tabular import TabularDataModule
@@ -8,6 +9,7 @@ from datamodules.timeseries import ForecastingDataModule
 from datamodules.timeseries_classification import SeriesClassificationDataModule
 
 __all__ = [
+    "AudioDataModule",
     "ForecastingDataModule",
     "ImageDataModule",
     "LanguageModelDataModule",

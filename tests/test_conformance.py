@@ -20,8 +20,8 @@ from tests.conftest import trainer_kwargs
 from tests.examples import ExampleDataModule
 from zoo.tasks import Classifier, LanguageModel, Regressor, Seq2Seq
 from zoo.tasks.autoencoder import AutoencoderBase
-from zoo.tasks.generative import GAN
 from zoo.tasks.forecasting import Forecaster
+from zoo.tasks.generative import GAN
 
 MODELS = zoo.list_models()
 PRIMITIVES = (int, float, str, bool, type(None))

@@ -20,7 +20,7 @@ __version__ = "0.1.0"
 from lightning.pytorch import LightningModule
 
 # every area imports its family modules, and each family registers its presets
-from zoo import generative, tabular, text, timeseries, vision  # noqa: F401, E402
+from zoo import audio, generative, tabular, text, timeseries, vision  # noqa: F401, E402
 from zoo.pretrained import UntrustedCheckpointError, load_checkpoint, load_pretrained
 from zoo.registry import count_parameters, get_card, list_models, model_info, register_model
 from zoo.registry import create_model as _create

@@ -50,11 +50,13 @@ DATA_ARGS = (
     "sample_rate",
     "lookback",
     "series_length",
+    "num_samples",
 )
 # Of those (and ``backbone``: a pretrained model whose tokenizer the text data must use), the ones a datamodule
 # can adapt to when only the model sets them (resize, convert, resample, tokenize, cut windows).
 ADAPTABLE_ARGS = (
-    "in_channels", "image_size", "sample_rate", "max_seq_len", "backbone", "lookback", "horizon", "series_length"
+    "in_channels", "image_size", "sample_rate", "max_seq_len", "backbone", "lookback", "horizon", "series_length",
+    "num_samples",
 )
 
 

@@ -7,10 +7,10 @@ Format of a pretrained directory::
 
 Sources ``load_pretrained`` reads: such a directory, its ``config.yaml`` or ``model.safetensors``,
 a Lightning ``.ckpt`` file, or the same on the web or the Hugging Face Hub (``https://...``,
-``hf://org/repo``; see :mod:`zoo.hub` for verification and caching). Checkpoints are read with ``torch.load(weights_only=True)``; one that
-needs pickle is refused unless the caller passes ``weights_only=False`` for a file they trust.
-Only registered zoo classes are instantiated from a config: a ``class_path`` in a file never
-imports arbitrary code.
+``hf://org/repo``; see :mod:`zoo.hub` for verification and caching). Checkpoints are read with
+``torch.load(weights_only=True)``; one that needs pickle is refused unless the caller passes
+``weights_only=False`` for a file they trust. Only registered zoo classes are instantiated from a
+config: a ``class_path`` in a file never imports arbitrary code.
 """
 
 from __future__ import annotations

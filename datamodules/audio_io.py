@@ -1,0 +1,179 @@
+"""Audio files and clips: decoding (soundfile), resampling (soxr), listing labelled files, and
+cutting batches of clips to a fixed length on any device. Used by :mod:`datamodules.audio`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+__all__ = [
+    "AUDIO_EXTENSIONS",
+    "AudioClips",
+    "audio_info",
+    "crop_or_pad",
+    "decode_audio",
+    "fit_length",
+    "list_audio",
+    "pack",
+    "read_folder",
+    "read_manifest",
+    "resample",
+    "resample_rows",
+]
+
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff")
+
+
+# -- files --------------------------------------------------------------------------------------------
+def audio_info(path: str | Path) -> tuple[int, int]:
+    """``(frames, sample_rate)`` from a file's header; an unreadable or empty file is an error naming it."""
+    import soundfile as sf
+
+    if Path(path).stat().st_size == 0:
+        raise ValueError(f"{path}: empty audio file (0 bytes)")
+    try:
+        info = sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError, TypeError) as err:
+        raise ValueError(f"{path}: cannot decode audio ({err})") from None
+    if info.frames <= 0:
+        raise ValueError(f"{path}: empty audio file (no samples)")
+    return int(info.frames), int(info.samplerate)
+
+
+def resample(wave: np.ndarray, rate: int, target: int) -> np.ndarray:
+    """``(T,)`` or ``(T, channels)`` float32 audio from ``rate`` to ``target`` Hz with soxr (high quality)."""
+    if rate == target:
+        return wave
+    import soxr
+
+    return soxr.resample(wave, rate, target, quality="HQ").astype(np.float32, copy=False)
+
+
+def decode_audio(path: str | Path, sample_rate: int) -> np.ndarray:
+    """One audio file → mono float32 ``(T,)`` at ``sample_rate`` Hz (channels averaged, resampled with soxr)."""
+    import soundfile as sf
+
+    if Path(path).stat().st_size == 0:
+        raise ValueError(f"{path}: empty audio file (0 bytes)")
+    try:
+        data, rate = sf.read(str(path), dtype="float32", always_2d=True)  # (T, channels)
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as err:
+        raise ValueError(f"{path}: cannot decode audio ({err})") from None
+    if data.shape[0] == 0:
+        raise ValueError(f"{path}: empty audio file (no samples)")
+    mono = data.mean(1) if data.shape[1] > 1 else data[:, 0]
+    if not np.isfinite(mono).all():
+        raise ValueError(f"{path}: the audio holds NaN or infinite samples")
+    return resample(np.ascontiguousarray(mono), rate, sample_rate)
+
+
+def list_audio(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file())
+
+
+def read_folder(root: Path) -> tuple[list[str], dict[str, list[tuple[str, str]]]]:
+    """A class-folder tree → (class names, {split: [(file, class)]}); split ``all`` when not pre-split."""
+    if not root.is_dir():
+        raise FileNotFoundError(f"audio folder not found: {root}")
+    presplit = [s for s in ("train", "val", "test") if (root / s).is_dir()]
+    parts = {s: root / s for s in presplit} if "train" in presplit else {"all": root}
+    splits: dict[str, list[tuple[str, str]]] = {}
+    for split, folder in parts.items():
+        items = [(str(f), d.name) for d in sorted(folder.iterdir()) if d.is_dir() for f in list_audio(d)]
+        if not items:
+            raise ValueError(
+                f"{folder}: no audio files in class sub-folders (expected {folder}/<class>/<clip>.wav; "
+                f"extensions {', '.join(AUDIO_EXTENSIONS)})"
+            )
+        splits[split] = items
+    classes = sorted({c for _, c in splits.get("train", splits.get("all", []))})
+    return classes, splits
+
+
+def read_manifest(manifest: Path) -> tuple[list[str], dict[str, list[tuple[str, str]]]]:
+    """A CSV / TSV with ``path`` and ``label`` columns → (class names, {"all": [(file, class)]})."""
+    from datamodules.tabular import read_table
+
+    frame = read_table(manifest)
+    for column in ("path", "label"):
+        if column not in frame.columns:
+            raise ValueError(
+                f"{manifest}: column {column!r} not found (columns: {list(frame.columns)}); "
+                "an audio manifest has columns 'path' and 'label'"
+            )
+    if frame["label"].isna().any():
+        rows = (frame.index[frame["label"].isna()] + 2).tolist()[:5]  # +2: header line, 1-based
+        raise ValueError(f"{manifest}: missing label on line(s) {rows}")
+    files = [str(p if Path(p).is_absolute() else manifest.parent / p) for p in frame["path"].astype(str)]
+    absent = [f for f in files if not Path(f).is_file()]
+    if absent:
+        raise FileNotFoundError(f"{manifest}: {len(absent)} audio file(s) not found, e.g. {absent[0]}")
+    labels = frame["label"].astype(str).tolist()
+    return sorted(set(labels)), {"all": list(zip(files, labels))}
+
+
+# -- clips in tensors ---------------------------------------------------------------------------------
+def fit_length(wave: np.ndarray, store: int) -> np.ndarray:
+    """A clip cut to at most ``store`` samples around its centre."""
+    if len(wave) <= store:
+        return wave
+    start = (len(wave) - store) // 2
+    return wave[start : start + store]
+
+
+def pack(waves: list[np.ndarray], store: int) -> tuple[Tensor, Tensor]:
+    """Clips → ``(waves (N, store) zero-padded, lengths (N,))``."""
+    out = torch.zeros(len(waves), store)
+    lengths = torch.empty(len(waves), dtype=torch.long)
+    for i, wave in enumerate(waves):
+        wave = fit_length(wave, store)
+        out[i, : len(wave)] = torch.from_numpy(np.ascontiguousarray(wave))
+        lengths[i] = len(wave)
+    return out, lengths
+
+
+def crop_or_pad(waves: Tensor, lengths: Tensor, num_samples: int, random: bool) -> Tensor:
+    """``(B, L)`` zero-padded clips of ``lengths`` → ``(B, num_samples)`` windows, on the clips' device.
+
+    A longer clip gives a random window (``random``) or its centre; a shorter one is zero-padded,
+    placed at a random position of the window or in its middle.
+    """
+    b, stored = waves.shape
+    lengths = lengths.to(waves.device)
+    slack = lengths - num_samples  # > 0: the clip is longer than the window
+    if random:
+        offset = slack.clamp(max=0) + (torch.rand(b, device=waves.device) * (slack.abs() + 1)).long()
+    else:
+        offset = torch.div(slack, 2, rounding_mode="floor")
+    index = offset[:, None] + torch.arange(num_samples, device=waves.device)  # (B, num_samples)
+    inside = (index >= 0) & (index < lengths[:, None])
+    return waves.gather(1, index.clamp(0, stored - 1)) * inside
+
+
+class AudioClips(Dataset):
+    """Audio files decoded on access (sets too large for memory): ``(wave (store,), length, label)``."""
+
+    def __init__(self, files: list[str], labels: list[int] | None, sample_rate: int, store: int) -> None:
+        self.files, self.labels, self.sample_rate, self.store = files, labels, sample_rate, store
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, i: int) -> tuple[Tensor, ...]:
+        wave = fit_length(decode_audio(self.files[i], self.sample_rate), self.store)
+        padded = torch.zeros(self.store)
+        padded[: len(wave)] = torch.from_numpy(np.ascontiguousarray(wave))
+        length = torch.tensor(len(wave))
+        return (padded, length) if self.labels is None else (padded, length, torch.tensor(self.labels[i]))
+
+
+def resample_rows(waves: np.ndarray, rate: int, target: int) -> np.ndarray:
+    """``(N, T)`` equal-length clips from ``rate`` to ``target`` Hz (soxr, 64 clips per call as channels)."""
+    if rate == target:
+        return waves
+    return np.concatenate([resample(waves[i : i + 64].T.copy(), rate, target).T for i in range(0, len(waves), 64)])
