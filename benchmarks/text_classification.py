@@ -39,8 +39,7 @@ RECIPES = {
     "bilstm_attention": "configs/text/bilstm_attention_languages.yaml",
     "tcn_text": "configs/text/tcn_text_languages.yaml",
     "hf_minilm_l6": "configs/text/hf_minilm_topics.yaml",
-    # the transformer classifiers (transformers helper) are added here, e.g.
-    # "transformer_encoder": "configs/text/transformer_encoder_languages.yaml",
+    "transformer_encoder_tiny": "configs/text/transformer_encoder_tiny.yaml",
 }
 # models that only make sense on some data: MiniLM's English word pieces on English topics
 ONLY_ON = {"hf_minilm_l6": ("topics",)}

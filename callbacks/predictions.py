@@ -73,6 +73,12 @@ def _rows(predictions: list[dict[str, torch.Tensor]], card: dict[str, Any]) -> t
     else:  # values (regression, forecasts ...): one column per output
         values = merged["pred"]
         names = card.get("target") or [f"pred_{j}" for j in range(values.shape[1])]
+        if isinstance(names, str):
+            names = [names]
+        horizon = card.get("horizon")
+        if task == "forecasting" and horizon and len(names) * horizon == values.shape[1]:
+            # (B, horizon, targets) flattened row-major: every target at step 1, then at step 2 ...
+            names = [f"{name}_h{step}" for step in range(1, horizon + 1) for name in names]
         if len(names) != values.shape[1]:
             names = [f"pred_{j}" for j in range(values.shape[1])]
         for j, name in enumerate(names):

@@ -138,6 +138,8 @@ class LanguageModelDataModule(TextDataModule):
         L, shift = self.max_seq_len, self.objective == "causal"
         for name in ("val", "test"):
             stream = self._streams[name]
+            if name == "test" and self.test_fraction == 0:
+                continue  # no test split: every token after the training text validates
             if len(stream) < L + 1:
                 raise ValueError(
                     f"{self.source}: the {name} part has {len(stream)} tokens, fewer than max_seq_len + 1 = {L + 1}; "
@@ -176,6 +178,8 @@ class LanguageModelDataModule(TextDataModule):
         return self._loader("val")
 
     def test_dataloader(self) -> Any:
+        if self.test_fraction == 0:
+            raise ValueError(f"{self.source}: test_fraction=0 leaves no test split; set data.test_fraction > 0 to test")
         return self._loader("test")
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:

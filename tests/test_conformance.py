@@ -18,9 +18,8 @@ from lightning.pytorch import LightningModule, Trainer
 import zoo
 from tests.conftest import trainer_kwargs
 from tests.examples import ExampleDataModule
-from zoo.tasks import Classifier, LanguageModel, Regressor, Seq2Seq
+from zoo.tasks import Classifier, Forecaster, LanguageModel, Regressor, Seq2Seq
 from zoo.tasks.autoencoder import AutoencoderBase
-from zoo.tasks.forecasting import Forecaster
 from zoo.tasks.generative import GAN
 
 MODELS = zoo.list_models()

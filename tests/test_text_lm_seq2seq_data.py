@@ -35,6 +35,15 @@ def test_corpus_is_split_in_reading_order(corpus: Path) -> None:
     assert torch.equal(x.flatten()[32:], dm._streams["val"][32 : x.numel()])  # contiguous blocks
 
 
+
+def test_no_test_split_when_test_fraction_is_zero(corpus: Path) -> None:
+    # nanoGPT's split: the first 90% trains, the rest validates, nothing is held out for test
+    dm = LanguageModelDataModule(path=str(corpus), max_seq_len=32, val_fraction=0.1, test_fraction=0.0)
+    dm.setup("fit")
+    assert "test" not in dm.splits and len(dm.val_dataloader()) > 0
+    with pytest.raises(ValueError, match="test_fraction=0 leaves no test split"):
+        dm.test_dataloader()
+
 def test_training_windows_are_random_shifted_and_cover_an_epoch(corpus: Path) -> None:
     dm = LanguageModelDataModule(path=str(corpus), max_seq_len=16, batch_size=8)
     dm.trainer = SimpleNamespace(global_rank=0, world_size=1)

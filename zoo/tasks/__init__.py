@@ -2,6 +2,7 @@
 
 from zoo.tasks.base import ZooModule
 from zoo.tasks.classification import Classifier, ImageClassifier
+from zoo.tasks.forecasting import Forecaster
 from zoo.tasks.language import CausalLM, LanguageModel, MaskedLM
 from zoo.tasks.optim import DEFAULT_OPTIM, OptimArgs
 from zoo.tasks.regression import Regressor
@@ -14,6 +15,7 @@ __all__ = [
     "ImageClassifier",
     "TextClassifier",
     "Regressor",
+    "Forecaster",
     "LanguageModel",
     "CausalLM",
     "MaskedLM",
