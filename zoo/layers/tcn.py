@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.nn.utils.parametrizations import weight_norm as _weight_norm
 
 __all__ = ["CausalConv1d", "TemporalBlock", "TemporalConvNet", "receptive_field"]
 
@@ -41,15 +42,25 @@ class TemporalBlock(nn.Module):
         kernel_size: taps of each convolution.
         dilation: spacing of the taps.
         dropout: dropout after each convolution (the paper drops whole channels; so do we).
+        weight_norm: weight-normalise the convolutions (Salimans & Kingma 2016), as the paper does.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, dilation: int, dropout: float = 0.0):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        dilation: int,
+        dropout: float = 0.0,
+        weight_norm: bool = False,
+    ) -> None:
         super().__init__()
+        norm = _weight_norm if weight_norm else (lambda conv: conv)
         self.branch = nn.Sequential(
-            CausalConv1d(in_channels, out_channels, kernel_size, dilation),
+            norm(CausalConv1d(in_channels, out_channels, kernel_size, dilation)),
             nn.ReLU(),
             nn.Dropout1d(dropout),
-            CausalConv1d(out_channels, out_channels, kernel_size, dilation),
+            norm(CausalConv1d(out_channels, out_channels, kernel_size, dilation)),
             nn.ReLU(),
             nn.Dropout1d(dropout),
         )
@@ -76,15 +87,26 @@ class TemporalConvNet(nn.Module):
         channels: output channels of each block; its length is the depth.
         kernel_size: taps of every convolution.
         dropout: dropout inside the blocks.
+        weight_norm: weight-normalise every convolution.
     """
 
-    def __init__(self, in_channels: int, channels: Sequence[int], kernel_size: int = 3, dropout: float = 0.0):
+    def __init__(
+        self,
+        in_channels: int,
+        channels: Sequence[int],
+        kernel_size: int = 3,
+        dropout: float = 0.0,
+        weight_norm: bool = False,
+    ) -> None:
         super().__init__()
         if not channels:
             raise ValueError("a TemporalConvNet needs at least one block (channels=[...])")
         widths = [in_channels, *channels]
         self.blocks = nn.Sequential(
-            *(TemporalBlock(widths[i], widths[i + 1], kernel_size, 2**i, dropout) for i in range(len(channels)))
+            *(
+                TemporalBlock(widths[i], widths[i + 1], kernel_size, 2**i, dropout, weight_norm)
+                for i in range(len(channels))
+            )
         )
         self.receptive_field = receptive_field(kernel_size, len(channels))
 

@@ -1,7 +1,8 @@
 """Temporal convolutional network for text classification (Bai, Kolter & Koltun 2018, arXiv:1803.01271).
 
 Token embeddings → a stack of residual blocks of dilated causal convolutions
-(:mod:`zoo.layers.causal_conv`; dilations 1, 2, 4, ... so the receptive field doubles a block)
+(:mod:`zoo.layers.tcn`, weight-normalised as in the paper; dilations 1, 2, 4, ... so the receptive
+field doubles a block)
 → a sequence vector over the real tokens (the last one, which has seen the whole text within
 the receptive field; or the mean or max over time, as CNN text classifiers do, Kim 2014,
 arXiv:1408.5882) → dropout → linear head. Convolutions run over all steps at once: no recurrence.
@@ -14,7 +15,7 @@ from typing import Literal, Unpack
 import torch
 from torch import Tensor, nn
 
-from zoo.layers.causal_conv import CausalConvStack, receptive_field
+from zoo.layers.tcn import TemporalConvNet
 from zoo.registry import register_model
 from zoo.tasks import OptimArgs, TextClassifier
 from zoo.tasks.base import require
@@ -43,7 +44,7 @@ class TCNTextNet(nn.Module):
         super().__init__()
         self.pad_token_id, self.pooling = pad_token_id, pooling
         self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=pad_token_id)
-        self.convs = CausalConvStack(embed_dim, channels, kernel_size, dropout)
+        self.convs = TemporalConvNet(embed_dim, channels, kernel_size, dropout, weight_norm=True)
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(channels[-1], num_outputs)
 
@@ -96,7 +97,7 @@ class TCNClassifier(TextClassifier):
     @property
     def receptive_field(self) -> int:
         """Tokens the last step of the stack sees."""
-        return receptive_field(len(self.hparams.channels), self.hparams.kernel_size)
+        return self.net.convs.receptive_field
 
 
 register_model("tcn_text", TCNClassifier,
