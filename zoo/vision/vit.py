@@ -79,6 +79,7 @@ class ViTNet(nn.Module):
         nn.init.trunc_normal_(self.patches.proj.weight, std=(1 / fan_in) ** 0.5)
         nn.init.zeros_(self.patches.proj.bias)
         nn.init.zeros_(self.head.weight)  # a zero head starts at the uniform prediction
+        nn.init.zeros_(self.head.bias)
 
     def features(self, x: Tensor) -> Tensor:
         """``(B, C, S, S) → (B, 1 + N, dim)``: the final token states, class token first."""
