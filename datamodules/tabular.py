@@ -232,7 +232,8 @@ class TabularDataModule(ZooDataModule):
     def _encode_targets(self, part: pd.DataFrame, rows: np.ndarray) -> Tensor:
         card = self._card
         if card["task"] in ("regression", "multilabel"):
-            return torch.as_tensor(part[self.target].to_numpy(dtype=np.float32))
+            # a copy: pandas may hand out a read-only view, which torch warns about
+            return torch.as_tensor(part[self.target].to_numpy(dtype=np.float32, copy=True))
         index = {name: i for i, name in enumerate(card["classes"])}
         labels = part[self.target[0]].astype(str).tolist()
         unknown = sorted({label for label in labels if label not in index})
