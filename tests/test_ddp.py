@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -34,16 +35,32 @@ def test_fit_with_two_cpu_processes(tmp_path: Path) -> None:
         "--trainer.enable_progress_bar=false", "--test_after_fit=false",
         f"--trainer.default_root_dir={tmp_path}",
     ]  # fmt: skip
+    done = _run_two_processes(cmd)
+    assert "distributed_backend=gloo" in done.stderr + done.stdout
+    ckpt = torch.load(next(tmp_path.glob("lightning_logs/version_*/checkpoints/last.ckpt")), weights_only=True)
+    # 1,257 training digits, batch 32 per process: 40 steps alone, 20 with the data split over two ranks
+    assert ckpt["global_step"] == 20
+
+
+def test_freeze_then_unfreeze_trains_the_backbone_alike_on_every_rank(tmp_path: Path) -> None:
+    # DDP averages the gradients of the tensors that required grad when it wrapped the model; a backbone
+    # frozen by requires_grad=False then and unfrozen later would train apart on each rank
+    _run_two_processes([sys.executable, "tests/ddp_unfreeze_script.py", str(tmp_path)])
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert ranks[0] == ranks[1]  # the same weights on both ranks at every point
+    seen = ranks[0]
+    assert seen["epoch0"] == seen["start"]  # frozen for the first epoch
+    assert seen["epoch1"] != seen["epoch0"]  # then trained
+
+
+def _run_two_processes(cmd: list[str]) -> subprocess.CompletedProcess:
     for _attempt in range(3):  # another process may take the free port between the probe and the bind
         env = {**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(_free_port())}
         done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
         if "EADDRINUSE" not in done.stderr:
             break
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "distributed_backend=gloo" in done.stderr + done.stdout
-    ckpt = torch.load(next(tmp_path.glob("lightning_logs/version_*/checkpoints/last.ckpt")), weights_only=True)
-    # 1,257 training digits, batch 32 per process: 40 steps alone, 20 with the data split over two ranks
-    assert ckpt["global_step"] == 20
+    return done
 
 
 def _free_port() -> int:

@@ -156,6 +156,7 @@ class PretrainedClassifier(ImageClassifier):
         self.net = TransferNet(backbone, self.num_outputs, dropout)
         self._weights_loaded = weights is None and weights_file is None  # nothing to load
         self._frozen = False
+        self._drop_backbone_grads = False  # the frozen backbone under DDP: see setup()
         if strategy == "feature_extraction" or (strategy == "freeze_then_unfreeze" and unfreeze_epoch > 0):
             self.freeze_backbone()
 
@@ -206,6 +207,15 @@ class PretrainedClassifier(ImageClassifier):
         resuming = self._trainer is not None and self.trainer.ckpt_path is not None
         if stage == "fit" and not self._weights_loaded and not resuming:
             self.load_backbone_weights()
+        if stage == "fit" and self._frozen and self.hparams.strategy == "freeze_then_unfreeze":
+            distributed = self._trainer is not None and self.trainer.world_size > 1
+            if distributed:
+                # DDP registers for gradient averaging only the tensors that require grad when it wraps the
+                # model (after this hook): a backbone unfrozen later would train apart on every rank
+                # (Lightning issue #20340). So it keeps requiring grad and is frozen by dropping its
+                # gradients before each optimizer step (see on_before_optimizer_step) until unfreeze_epoch.
+                self.net.backbone.requires_grad_(True)
+                self._drop_backbone_grads = True
 
     # -- strategies ----------------------------------------------------------------------------
     def freeze_backbone(self) -> None:
@@ -214,7 +224,7 @@ class PretrainedClassifier(ImageClassifier):
         self.net.backbone.eval()  # BatchNorm keeps the pretrained statistics
 
     def unfreeze_backbone(self) -> None:
-        self._frozen = False
+        self._frozen = self._drop_backbone_grads = False
         self.net.backbone.requires_grad_(True)
         self.net.backbone.train(self.training)
 
@@ -230,6 +240,11 @@ class PretrainedClassifier(ImageClassifier):
             self.unfreeze_backbone()
             rank_zero_info(f"Epoch {self.current_epoch}: the backbone is unfrozen")
 
+    def on_before_optimizer_step(self, optimizer: Any) -> None:
+        if self._drop_backbone_grads:  # gradients already averaged across ranks; a None grad is not stepped
+            for p in self.net.backbone.parameters():  # (nor decayed)
+                p.grad = None
+
     def param_groups(self) -> list[dict[str, Any]]:
         head = {"params": list(self.net.head.parameters())}
         if self.hparams.strategy == "feature_extraction":
@@ -238,7 +253,7 @@ class PretrainedClassifier(ImageClassifier):
 
     def configure_optimizers(self) -> Any:
         # the optimizer only takes trainable tensors: a backbone frozen until unfreeze_epoch joins it now
-        frozen = self._frozen and self.hparams.strategy == "freeze_then_unfreeze"
+        frozen = self._frozen and self.hparams.strategy == "freeze_then_unfreeze" and not self._drop_backbone_grads
         if frozen:
             self.net.backbone.requires_grad_(True)
         try:
