@@ -269,7 +269,7 @@ def test_vae_learns_the_digits(tmp_path: Any) -> None:
     torch.manual_seed(0)
     model = MLPVAE(hidden_sizes=(128,), latent_dim=8, in_channels=1, image_size=8, lr=3e-3)
     data = ImageDataModule(dataset="digits", normalize="none", augment="none", batch_size=64)
-    trainer = Trainer(**trainer_kwargs(tmp_path, max_epochs=3, inference_mode=False))  # validate, then fit
+    trainer = Trainer(**trainer_kwargs(tmp_path, max_epochs=3))  # validate (inference mode), then fit
     before = trainer.validate(model, datamodule=data, verbose=False)[0]["val/elbo"]
     trainer.fit(model, datamodule=data)
     after = trainer.validate(model, datamodule=data, verbose=False)[0]["val/elbo"]

@@ -12,6 +12,7 @@ from typing import Any, ClassVar, Unpack
 import torch
 from lightning.pytorch import LightningModule
 from torch import Tensor
+from torchmetrics import Metric
 
 from zoo.tasks.optim import OptimArgs, build_optimizer, build_scheduler, resolve_optim
 
@@ -58,6 +59,12 @@ class ZooModule(LightningModule):
 
     # -- data --------------------------------------------------------------------------------
     def setup(self, stage: str) -> None:
+        if stage == "fit":
+            # a validate or test before this fit ran under inference mode, which leaves metric states that
+            # the fit's own validation (under no_grad) cannot update in place: start from fresh ones
+            for module in self.modules():
+                if isinstance(module, Metric):
+                    module.reset()
         datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
         if datamodule is None:
             return
