@@ -2,7 +2,7 @@
 
 Each model is built from its preset with the card's ``test_overrides`` (smaller inputs, same
 architecture) and must: produce the task's output shape, back-propagate a finite loss into its
-parameters, fit with ``fast_dev_run``, round-trip through a checkpoint loaded with
+parameters, validate then fit with ``fast_dev_run``, round-trip through a checkpoint loaded with
 ``weights_only=True`` and through ``save_pretrained``/``load_pretrained`` with identical outputs,
 and return user-facing predictions from ``predict_step``.
 """
@@ -106,6 +106,7 @@ def test_fit_checkpoint_roundtrip_predict(name: str, tmp_path: Any) -> None:
     model = build(name)
     data = ExampleDataModule(model)
     trainer = Trainer(**trainer_kwargs(tmp_path, fast_dev_run=1))
+    trainer.validate(model, datamodule=data, verbose=False)  # under inference mode, before the fit
     trainer.fit(model, datamodule=data)
     ckpt = tmp_path / "model.ckpt"
     trainer.save_checkpoint(ckpt)
