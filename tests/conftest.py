@@ -23,6 +23,20 @@ def _seed() -> None:
     torch.manual_seed(0)
 
 
+@pytest.fixture(autouse=True)
+def _environment() -> Any:
+    """Each test gets the environment back as it found it.
+
+    Lightning's DDP launcher writes LOCAL_RANK, NODE_RANK and WORLD_SIZE into ``os.environ`` even for one
+    process; a later `train.py` started from the same worker would then take itself for a process of an
+    external launcher (torchrun) and wait forever for a second rank that nobody starts.
+    """
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
 def trainer_kwargs(tmp_path: Any, **overrides: Any) -> dict[str, Any]:
     """A quiet, CPU, single-process Trainer configuration writing under ``tmp_path``."""
     kwargs = dict(

@@ -14,6 +14,9 @@ import torch
 from datamodules.base import TensorLoader
 
 ROOT = Path(__file__).resolve().parent.parent
+# set by torchrun or SLURM (or by Lightning's launcher in its own process): with any of them, train.py
+# would take itself for one process of a launch already made and start no other rank
+LAUNCHER_VARIABLES = {"LOCAL_RANK", "NODE_RANK", "GROUP_RANK", "RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE"}
 
 
 def test_tensor_loader_shards_like_distributed_sampler() -> None:
@@ -55,8 +58,9 @@ def test_freeze_then_unfreeze_trains_the_backbone_alike_on_every_rank(tmp_path: 
 
 def _run_two_processes(cmd: list[str]) -> subprocess.CompletedProcess:
     for _attempt in range(3):  # another process may take the free port between the probe and the bind
-        env = {**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(_free_port())}
-        done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+        env = {k: v for k, v in os.environ.items() if k not in LAUNCHER_VARIABLES}  # this is the launch
+        env.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(_free_port()))
+        done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
         if "EADDRINUSE" not in done.stderr:
             break
     assert done.returncode == 0, done.stderr[-3000:]

@@ -207,15 +207,14 @@ class PretrainedClassifier(ImageClassifier):
         resuming = self._trainer is not None and self.trainer.ckpt_path is not None
         if stage == "fit" and not self._weights_loaded and not resuming:
             self.load_backbone_weights()
-        if stage == "fit" and self._frozen and self.hparams.strategy == "freeze_then_unfreeze":
-            distributed = self._trainer is not None and self.trainer.world_size > 1
-            if distributed:
-                # DDP registers for gradient averaging only the tensors that require grad when it wraps the
-                # model (after this hook): a backbone unfrozen later would train apart on every rank
-                # (Lightning issue #20340). So it keeps requiring grad and is frozen by dropping its
-                # gradients before each optimizer step (see on_before_optimizer_step) until unfreeze_epoch.
-                self.net.backbone.requires_grad_(True)
-                self._drop_backbone_grads = True
+        distributed = self._trainer is not None and self.trainer.world_size > 1
+        if stage == "fit" and distributed and self._frozen and self.hparams.strategy == "freeze_then_unfreeze":
+            # DDP registers for gradient averaging only the tensors that require grad when it wraps the
+            # model (after this hook): a backbone unfrozen later would train apart on every rank
+            # (Lightning issue #20340). So it keeps requiring grad and is frozen by dropping its
+            # gradients before each optimizer step (see on_before_optimizer_step) until unfreeze_epoch.
+            self.net.backbone.requires_grad_(True)
+            self._drop_backbone_grads = True
 
     # -- strategies ----------------------------------------------------------------------------
     def freeze_backbone(self) -> None:
