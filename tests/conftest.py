@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 import pytest
@@ -35,6 +36,19 @@ def _environment() -> Any:
     yield
     os.environ.clear()
     os.environ.update(saved)
+
+
+@pytest.fixture(autouse=True)
+def _wandb_run_ends() -> Any:
+    """A W&B run a test opened ends with the test, as it would when its process exits.
+
+    wandb keeps one global run per process and Lightning's WandbLogger adopts whatever run is open, so a
+    run left open by one test would receive the next test's logs in the first test's folder.
+    """
+    yield
+    wandb = sys.modules.get("wandb")
+    if wandb is not None and wandb.run is not None:
+        wandb.finish()
 
 
 def trainer_kwargs(tmp_path: Any, **overrides: Any) -> dict[str, Any]:
