@@ -12,7 +12,7 @@ import torch
 import yaml
 
 from zoo.cli import cli_main
-from zoo.loggers import wandb_mode
+from zoo.loggers import WandbLogger, wandb_mode
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 
@@ -68,3 +68,20 @@ def test_offline_run_holds_config_and_metrics_and_resume_keeps_the_run(no_creden
     assert resumed.trainer.logger.version == run_id  # ... that continues the same W&B run
     resumed.trainer.logger.experiment.finish()
     assert os.environ.get("WANDB_MODE") is None
+
+
+def test_each_run_folder_holds_its_own_run_file_after_a_change_of_directory(
+    no_credentials: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # wandb's service process keeps the working directory of the first run; a relative save_dir
+    # sent later runs' .wandb files there, away from their config.yaml and metrics.csv
+    for folder in ("first", "second"):
+        (no_credentials / folder).mkdir()
+        monkeypatch.chdir(no_credentials / folder)
+        logger = WandbLogger(save_dir="runs", mode="offline")
+        logger.log_metrics({"x": 1.0}, step=0)
+        run_id = logger.version
+        logger.experiment.finish()
+        run_dir = next((no_credentials / folder / "runs" / "wandb").glob(f"offline-run-*-{run_id}"))
+        assert (run_dir / f"run-{run_id}.wandb").is_file()
+        assert (run_dir / "files" / "metrics.csv").is_file()

@@ -94,6 +94,9 @@ class WandbLogger(_LightningWandbLogger):
         extra: dict[str, Any] = {"mode": resolved}
         if id is not None:
             extra["resume"] = "allow"
+        # absolute: wandb's service process keeps the working directory it started in, and would
+        # write a relative run folder's .wandb file there, apart from the files written here
+        save_dir = os.path.abspath(save_dir)
         os.makedirs(save_dir, exist_ok=True)
         super().__init__(
             name=name,
