@@ -50,7 +50,7 @@ def test_offline_run_holds_config_and_metrics_and_resume_keeps_the_run(no_creden
             "--trainer.enable_progress_bar=false", "--test_after_fit=false"]
     cli = cli_main(["fit", *args])
     run_id = cli.trainer.logger.version
-    cli.trainer.logger.experiment.finish()  # as at the process's exit: wandb flushes the run files
+    cli.trainer.logger.experiment.finish()  # as at the process's exit; an open run would be adopted below
     run_dirs = list((no_credentials / "runs" / "wandb").glob(f"offline-run-*-{run_id}"))
     assert len(run_dirs) == 1 and list(run_dirs[0].glob("run-*.wandb"))
     files = run_dirs[0] / "files"
@@ -66,7 +66,6 @@ def test_offline_run_holds_config_and_metrics_and_resume_keeps_the_run(no_creden
     resumed = cli_main(["fit", *args, f"--ckpt_path={ckpt_path}", "--trainer.max_epochs=2"])
     assert resumed.trainer.logger.experiment is not cli.trainer.logger.experiment  # a new wandb.init ...
     assert resumed.trainer.logger.version == run_id  # ... that continues the same W&B run
-    resumed.trainer.logger.experiment.finish()
     assert os.environ.get("WANDB_MODE") is None
 
 
