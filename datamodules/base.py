@@ -21,7 +21,15 @@ from lightning.pytorch import LightningDataModule
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
-__all__ = ["ZooDataModule", "TensorLoader", "split_indices"]
+__all__ = ["ZooDataModule", "TensorLoader", "natural_key", "split_indices"]
+
+
+def natural_key(label: str) -> tuple[int, float | str]:
+    """Sort key for class labels: numeric labels by value ("2" < "10"), then text labels."""
+    try:
+        return (0, float(label))
+    except ValueError:
+        return (1, label)
 
 
 def split_indices(

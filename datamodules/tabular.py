@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from datamodules.base import ZooDataModule, split_indices
+from datamodules.base import ZooDataModule, natural_key, split_indices
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -214,7 +214,7 @@ class TabularDataModule(ZooDataModule):
         else:
             present = train[self.target[0]].astype(str).unique().tolist()
             names = self._class_names
-            card["classes"] = [n for n in names if n in present] if names else sorted(present, key=_natural_key)
+            card["classes"] = [n for n in names if n in present] if names else sorted(present, key=natural_key)
         return card
 
     def _prepare(self) -> None:
@@ -273,14 +273,6 @@ class TabularDataModule(ZooDataModule):
         else:
             args["num_classes"] = len(card["classes"])
         return args
-
-
-def _natural_key(label: str) -> tuple[int, float | str]:
-    # "2" < "10" for numeric labels, plain order for text
-    try:
-        return (0, float(label))
-    except ValueError:
-        return (1, label)
 
 
 def num_encoded_features(card: dict[str, Any]) -> int:

@@ -28,7 +28,8 @@ import torch
 from torch import Tensor
 
 from datamodules import text_sources as sources
-from datamodules.text_base import MAX_AUTO_SEQ_LEN, TextDataModule, natural_key, pad_rows
+from datamodules.base import natural_key
+from datamodules.text_base import MAX_AUTO_SEQ_LEN, TextDataModule, pad_rows
 from datamodules.text_lm import LanguageModelDataModule
 from datamodules.text_loaders import mask_tokens
 from datamodules.text_seq2seq import Seq2SeqDataModule

@@ -42,13 +42,6 @@ class Batches:
         return len(self.batches)
 
 
-def natural_key(label: str) -> tuple[int, float | str]:
-    try:  # "2" < "10" for numeric labels
-        return (0, float(label))
-    except ValueError:
-        return (1, label)
-
-
 class TextDataModule(ZooDataModule):
     """What the text DataModules share: the tokenizer arguments, the card, padded-token loaders."""
 

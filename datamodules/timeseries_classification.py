@@ -25,12 +25,11 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from datamodules.base import ZooDataModule, split_indices
+from datamodules.base import ZooDataModule, natural_key, split_indices
 from datamodules.timeseries_formats import (
     SERIES_EXTENSIONS,
     Series,
     clean,
-    natural_key,
     normalise,
     read_series_file,
     to_array,

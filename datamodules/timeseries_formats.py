@@ -24,7 +24,6 @@ __all__ = [
     "SERIES_EXTENSIONS",
     "Series",
     "clean",
-    "natural_key",
     "normalise",
     "read_series_file",
     "read_ts",
@@ -213,13 +212,5 @@ def normalise(x: np.ndarray, kind: str, mean: list[float], std: list[float]) -> 
     if kind == "dataset":
         return (x - np.asarray(mean, dtype=np.float32)[:, None]) / np.asarray(std, dtype=np.float32)[:, None]
     return x
-
-
-def natural_key(label: str) -> tuple[int, float | str]:
-    """Sort key: numeric labels by value ("2" < "10"), then text labels."""
-    try:
-        return (0, float(label))
-    except ValueError:
-        return (1, label)
 
 
