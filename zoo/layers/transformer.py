@@ -24,7 +24,16 @@ def _norm(kind: Norm, dim: int, eps: float) -> nn.Module:
         return nn.RMSNorm(dim, eps=eps)
     raise ValueError(f"norm={kind!r} is not one of {Norm.__args__}")
 
-__all__ = ["MLP", "TransformerBlock"]
+__all__ = ["MLP", "TransformerBlock", "init_normal_"]
+
+
+def init_normal_(module: nn.Module, std: float = 0.02) -> None:
+    """BERT's and GPT's initialisation: N(0, std) linear and embedding weights, zero linear biases."""
+    for m in module.modules():
+        if isinstance(m, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(m.weight, std=std)
+            if isinstance(m, nn.Linear) and m.bias is not None:
+                nn.init.zeros_(m.bias)
 
 
 class MLP(nn.Sequential):

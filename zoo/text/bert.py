@@ -27,22 +27,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from zoo.layers.positional import LearnedPositionalEmbedding
-from zoo.layers.transformer import TransformerBlock
+from zoo.layers.transformer import TransformerBlock, init_normal_
 from zoo.registry import register_model
 from zoo.tasks import MaskedLM, OptimArgs, TextClassifier
 from zoo.tasks.classification import ClassificationTask
 from zoo.text.transformer import Pooling, check_length, pool
 
 __all__ = ["BertClassifier", "BertClassifierNet", "BertEncoder", "BertMLMNet", "BertPretraining"]
-
-
-def _init_bert(module: nn.Module) -> None:
-    # BERT's initialisation: N(0, 0.02) weights, zero biases, unit norms
-    for m in module.modules():
-        if isinstance(m, (nn.Linear, nn.Embedding)):
-            nn.init.normal_(m.weight, std=0.02)
-            if isinstance(m, nn.Linear) and m.bias is not None:
-                nn.init.zeros_(m.bias)
 
 
 class BertEncoder(nn.Module):
@@ -71,7 +62,7 @@ class BertEncoder(nn.Module):
             for _ in range(depth)
         )
         self.norm = nn.LayerNorm(dim, eps=1e-12)
-        _init_bert(self)
+        init_normal_(self)
 
     def forward(self, ids: Tensor, token_type_ids: Tensor | None = None, key_mask: Tensor | None = None) -> Tensor:
         check_length(ids, self.max_seq_len)
@@ -95,7 +86,7 @@ class BertMLMNet(nn.Module):
         dim = encoder.tokens.embedding_dim
         self.transform = nn.Sequential(nn.Linear(dim, dim), nn.GELU(), nn.LayerNorm(dim, eps=1e-12))
         self.decoder_bias = nn.Parameter(torch.zeros(encoder.tokens.num_embeddings))
-        _init_bert(self.transform)
+        init_normal_(self.transform)
 
     def forward(self, ids: Tensor, token_type_ids: Tensor | None = None) -> Tensor:
         mask = None if self.pad_token_id is None else ids != self.pad_token_id
@@ -113,8 +104,8 @@ class BertClassifierNet(nn.Module):
         dim = encoder.tokens.embedding_dim
         self.pooler = nn.Sequential(nn.Linear(dim, dim), nn.Tanh())
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(dim, num_outputs))
-        _init_bert(self.pooler)
-        _init_bert(self.head)
+        init_normal_(self.pooler)
+        init_normal_(self.head)
 
     def forward(self, ids: Tensor, token_type_ids: Tensor | None = None) -> Tensor:
         mask = ids != self.pad_token_id  # (B, T)

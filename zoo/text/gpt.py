@@ -23,7 +23,7 @@ from torch import Tensor, nn
 
 from zoo.layers.attention import KVCache
 from zoo.layers.positional import LearnedPositionalEmbedding
-from zoo.layers.transformer import TransformerBlock
+from zoo.layers.transformer import TransformerBlock, init_normal_
 from zoo.registry import register_model
 from zoo.tasks import CausalLM, OptimArgs
 from zoo.tasks.language import sample_next
@@ -58,11 +58,7 @@ class GPTNet(nn.Module):
         self._init(depth)
 
     def _init(self, depth: int) -> None:
-        for m in self.modules():
-            if isinstance(m, (nn.Linear, nn.Embedding)):
-                nn.init.normal_(m.weight, std=0.02)
-                if isinstance(m, nn.Linear) and m.bias is not None:
-                    nn.init.zeros_(m.bias)
+        init_normal_(self)
         for block in self.blocks:  # each residual branch adds to the stream: keep its sum's variance fixed
             for proj in (block.attn.out, block.mlp[3]):
                 nn.init.normal_(proj.weight, std=0.02 / (2 * depth) ** 0.5)

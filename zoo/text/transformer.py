@@ -21,6 +21,7 @@ from zoo.layers.transformer import TransformerBlock
 from zoo.registry import register_model
 from zoo.tasks import OptimArgs, TextClassifier
 from zoo.tasks.classification import ClassificationTask
+from zoo.text.rnn import masked_mean
 
 __all__ = ["Pooling", "TransformerClassifier", "TransformerClassifierNet", "TransformerEncoder", "check_length", "pool"]
 
@@ -40,10 +41,7 @@ def check_length(ids: Tensor, max_seq_len: int) -> None:
 
 def pool(hidden: Tensor, mask: Tensor, pooling: Pooling) -> Tensor:
     """``(B, T, dim)`` → ``(B, dim)``: the mean over real tokens (``mask`` True), or the first token."""
-    if pooling == "first":
-        return hidden[:, 0]
-    weights = mask[..., None].to(hidden.dtype)  # (B, T, 1)
-    return (hidden * weights).sum(1) / weights.sum(1).clamp_min(1.0)
+    return hidden[:, 0] if pooling == "first" else masked_mean(hidden, mask)
 
 
 class TransformerEncoder(nn.Module):
