@@ -89,6 +89,23 @@ def test_resnet_dropblock_after_stages_3_and_4_and_ramped(tmp_path: Any) -> None
     assert len(rates) == 2 and all(0 < r < 0.1 for r in rates)  # partway up the linear ramp to 0.1
 
 
+def test_resnet_dropblock_ramp_in_a_fit_without_end(tmp_path: Any) -> None:
+    from lightning.pytorch import Callback, Trainer
+
+    from tests.conftest import trainer_kwargs
+    from tests.examples import ExampleDataModule
+
+    class StopAfterTwoSteps(Callback):
+        def on_train_batch_end(self, trainer: Any, *args: Any) -> None:
+            trainer.should_stop = trainer.global_step >= 2
+
+    model = zoo.create_model("resnet18_small", image_size=16)
+    trainer = Trainer(**trainer_kwargs(tmp_path, max_epochs=-1, limit_val_batches=0, callbacks=[StopAfterTwoSteps()]))
+    trainer.fit(model, datamodule=ExampleDataModule(model, batch_size=2, batches=4))  # the ramp spans 10,000 steps
+    assert trainer.global_step == 2
+    assert model.total_steps() == 10_000
+
+
 def test_classifiers_read_the_last_feature_map() -> None:
     with torch.device("meta"):
         assert zoo.create_model("vgg16").net.classifier[1].in_features == 512 * 7 * 7  # the paper's 7×7 at 224 px

@@ -105,11 +105,14 @@ class ZooModule(LightningModule):
         """
         return [{"params": list(self.parameters())}]
 
+    def total_steps(self) -> int:
+        """The optimizer steps of this fit (for schedules); 10,000 when the fit has no end (``max_epochs=-1``)."""
+        total = self.trainer.estimated_stepping_batches if self._trainer is not None else 1
+        return int(total) if total != float("inf") else 10_000
+
     def configure_optimizers(self) -> Any:
         optimizer = build_optimizer(self.param_groups(), self.optim)
-        total = self.trainer.estimated_stepping_batches if self._trainer is not None else 1
-        total = total if total != float("inf") else 10_000
-        scheduler = build_scheduler(optimizer, self.optim, int(total), self.monitor, self.monitor_mode)
+        scheduler = build_scheduler(optimizer, self.optim, self.total_steps(), self.monitor, self.monitor_mode)
         if scheduler is None:
             return optimizer
         return {"optimizer": optimizer, "lr_scheduler": scheduler}

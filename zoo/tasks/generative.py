@@ -262,8 +262,7 @@ class GAN(ImageGenerator):
 
     # -- optimisation --------------------------------------------------------------------------
     def configure_optimizers(self) -> Any:
-        total = self.trainer.estimated_stepping_batches if self._trainer is not None else 1
-        total = int(total) if total != float("inf") else 10_000
+        total = self.total_steps()
         configs = []
         for module, scale in ((self.net.generator, 1.0), (self.net.discriminator, self.d_lr_scale)):
             optimizer = build_optimizer([{"params": list(module.parameters()), "lr_scale": scale}], self.optim)

@@ -155,8 +155,7 @@ class ResNet(ImageClassifier):
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
         if self.dropblock > 0:  # the paper's linear ramp of the drop rate, from 0 to its final value
-            total = max(1, int(self.trainer.estimated_stepping_batches))
-            set_drop_prob(self.net, self.dropblock * min(1.0, self.global_step / total))
+            set_drop_prob(self.net, self.dropblock * min(1.0, self.global_step / max(1, self.total_steps())))
 
 
 _REF = "He et al. 2016, arXiv:1512.03385"
