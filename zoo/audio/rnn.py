@@ -17,6 +17,7 @@ from torch import Tensor, nn
 from zoo.audio.base import AudioClassifier, AudioNet
 from zoo.layers.attention import AttentionPooling
 from zoo.layers.audio import AudioFrontend
+from zoo.layers.recurrent import make_rnn
 from zoo.registry import register_model
 from zoo.tasks import OptimArgs
 from zoo.tasks.classification import ClassificationTask
@@ -39,9 +40,7 @@ class RecurrentBody(nn.Module):
         pool: Literal["attention", "mean"] = "attention",
     ) -> None:
         super().__init__()
-        rnn = nn.GRU if cell == "gru" else nn.LSTM
-        self.rnn = rnn(input_size, hidden_size, num_layers, batch_first=True, bidirectional=bidirectional,
-                       dropout=dropout if num_layers > 1 else 0.0)
+        self.rnn = make_rnn(cell, input_size, hidden_size, num_layers, dropout, bidirectional)
         width = hidden_size * (2 if bidirectional else 1)
         self.pool = AttentionPooling(width) if pool == "attention" else None
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(width, num_outputs))

@@ -18,6 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from zoo.layers.attention import AttentionPooling
+from zoo.layers.recurrent import make_rnn
 from zoo.registry import register_model
 from zoo.tasks import OptimArgs
 from zoo.tasks.classification import ClassificationTask
@@ -29,14 +30,6 @@ __all__ = ["Cell", "Pooling", "RNNForecaster", "RNNForecasterNet", "RNNSeriesCla
 Cell = Literal["lstm", "gru"]
 Pooling = Literal["last", "mean", "attention"]
 
-
-def _rnn(cell: Cell, input_size: int, hidden_size: int, num_layers: int, dropout: float, bidirectional: bool = False):
-    if cell not in ("lstm", "gru"):
-        raise ValueError(f"cell={cell!r} is not one of ('lstm', 'gru')")
-    cls = nn.LSTM if cell == "lstm" else nn.GRU
-    # nn.LSTM applies dropout between layers only: with one layer it would warn and do nothing
-    return cls(input_size, hidden_size, num_layers, batch_first=True, bidirectional=bidirectional,
-               dropout=dropout if num_layers > 1 else 0.0)
 
 
 class RNNForecasterNet(nn.Module):
@@ -54,7 +47,7 @@ class RNNForecasterNet(nn.Module):
     ) -> None:
         super().__init__()
         self.horizon, self.num_targets = horizon, num_targets
-        self.rnn = _rnn(cell, input_size, hidden_size, num_layers, dropout)
+        self.rnn = make_rnn(cell, input_size, hidden_size, num_layers, dropout)
         self.head = nn.Linear(hidden_size, horizon * num_targets)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -112,7 +105,7 @@ class RNNSeriesNet(nn.Module):
         if pooling not in Pooling.__args__:
             raise ValueError(f"pooling={pooling!r} is not one of {Pooling.__args__}")
         self.pooling = pooling
-        self.rnn = _rnn(cell, input_size, hidden_size, num_layers, dropout, bidirectional)
+        self.rnn = make_rnn(cell, input_size, hidden_size, num_layers, dropout, bidirectional)
         width = hidden_size * (2 if bidirectional else 1)
         self.attention = AttentionPooling(width) if pooling == "attention" else None
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(width, num_outputs))
