@@ -31,8 +31,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from torchmetrics import MeanSquaredError
 
-from zoo.tasks.base import batch_inputs
-from zoo.tasks.generative import ImageGenerator, inference, latent_path
+from zoo.tasks.base import batch_inputs, inference
+from zoo.tasks.generative import ImageGenerator, latent_path
 from zoo.tasks.optim import OptimArgs
 
 __all__ = ["VAE", "Autoencoder", "AutoencoderBase", "Likelihood"]

@@ -6,12 +6,14 @@ the metrics and the shared step; an architecture subclasses its task base and bu
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar, Unpack
+from typing import Any, ClassVar, TypeVar, Unpack
 
 import torch
 from lightning.pytorch import LightningModule
-from torch import Tensor
+from torch import Tensor, nn
 from torchmetrics import Metric
 
 from zoo.tasks.optim import OptimArgs, build_optimizer, build_scheduler, resolve_optim
@@ -33,6 +35,25 @@ def batch_inputs(batch: Any) -> Any:
     if isinstance(batch, (tuple, list)):
         return batch[0]
     return batch
+
+
+F_ = TypeVar("F_", bound=Callable[..., Any])
+
+
+def inference(method: F_) -> F_:
+    """Run ``method`` in eval mode without gradients, then restore the previous mode (the user-facing API)."""
+
+    @functools.wraps(method)
+    def wrapper(self: nn.Module, *args: Any, **kwargs: Any) -> Any:
+        was_training = self.training
+        self.eval()
+        try:
+            with torch.no_grad():
+                return method(self, *args, **kwargs)
+        finally:
+            self.train(was_training)
+
+    return wrapper  # type: ignore[return-value]
 
 
 class ZooModule(LightningModule):
@@ -145,15 +166,10 @@ class ZooModule(LightningModule):
         """The task output (logits, values, reconstructions ...) of ``self.net``."""
         return self.net(x)
 
-    @torch.no_grad()
+    @inference
     def predict(self, x: Tensor) -> Any:
         """``predict_step`` on one batch of already-preprocessed inputs, in eval mode."""
-        was_training = self.training
-        self.eval()
-        try:
-            return self.predict_step(x)
-        finally:
-            self.train(was_training)
+        return self.predict_step(x)
 
     # -- export ------------------------------------------------------------------------------
     def save_pretrained(self, directory: str | Path, metrics: dict[str, float] | None = None) -> Path:

@@ -16,9 +16,7 @@ follow DCGAN (Radford, Metz & Chintala 2016, arXiv:1511.06434): Adam, lr 2e-4, b
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from typing import Any, TypeVar, Unpack
+from typing import Any, Unpack
 
 import torch
 import torch.nn.functional as F
@@ -26,32 +24,14 @@ from torch import Tensor, nn
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 from torchmetrics.image.fid import FrechetInceptionDistance
 
-from zoo.tasks.base import ZooModule, batch_inputs, require
+from zoo.tasks.base import ZooModule, batch_inputs, inference, require
 from zoo.tasks.optim import OptimArgs, build_optimizer, build_scheduler
 
-__all__ = ["GAN", "GAN_OPTIM", "ImageGenerator", "PixelFeatures", "inference", "latent_path"]
-
-F_ = TypeVar("F_", bound=Callable[..., Any])
+__all__ = ["GAN", "GAN_OPTIM", "ImageGenerator", "PixelFeatures", "latent_path"]
 
 # Radford et al. 2016: Adam with lr 2e-4 and beta1 0.5 (0.9 made training oscillate), no decay, no schedule.
 GAN_OPTIM: OptimArgs = {"optimizer": "adam", "lr": 2e-4, "betas": (0.5, 0.999), "weight_decay": 0.0,
                         "scheduler": "constant"}
-
-
-def inference(method: F_) -> F_:
-    """Run ``method`` in eval mode without gradients, then restore the previous mode (the user-facing API)."""
-
-    @functools.wraps(method)
-    def wrapper(self: nn.Module, *args: Any, **kwargs: Any) -> Any:
-        was_training = self.training
-        self.eval()
-        try:
-            with torch.no_grad():
-                return method(self, *args, **kwargs)
-        finally:
-            self.train(was_training)
-
-    return wrapper  # type: ignore[return-value]
 
 
 def latent_path(za: Tensor, zb: Tensor, steps: int, spherical: bool = False) -> Tensor:

@@ -26,6 +26,7 @@ from zoo.layers.positional import LearnedPositionalEmbedding
 from zoo.layers.transformer import TransformerBlock, init_normal_
 from zoo.registry import register_model
 from zoo.tasks import CausalLM, OptimArgs
+from zoo.tasks.base import inference
 from zoo.tasks.language import sample_next
 from zoo.text.transformer import check_length
 
@@ -141,19 +142,14 @@ class GPT(CausalLM):
                 logits = self.net(ids[:, -self.max_seq_len :])[:, -1]
         return ids
 
+    @inference
     def generate_text(
         self, prompt: str, max_new_tokens: int = 200, temperature: float = 1.0, top_k: int | None = None
     ) -> str:
         """Continue ``prompt`` (text in, text out) through the tokenizer of the training data's card."""
         tokenizer = self._tokenizer()
         ids = torch.tensor([tokenizer.encode(prompt)], dtype=torch.long, device=self.device)
-        was_training = self.training
-        self.eval()
-        try:
-            out = self.generate(ids, max_new_tokens, temperature, top_k)
-        finally:
-            self.train(was_training)
-        return tokenizer.decode(out[0].tolist())
+        return tokenizer.decode(self.generate(ids, max_new_tokens, temperature, top_k)[0].tolist())
 
     def _tokenizer(self) -> Any:
         if not self.data_card.get("tokenizer"):
