@@ -21,6 +21,8 @@ from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor
 from torchvision.utils import make_grid, save_image
 
+from zoo.tasks.base import batch_inputs
+
 __all__ = ["ImagePredictionWriter", "SampleGrids", "run_directory"]
 
 
@@ -93,8 +95,8 @@ class SampleGrids(Callback):
     # -- fixed real images: the first validation batch (unshuffled), else the first training batch --
     def _keep(self, batch: Any, from_val: bool) -> None:
         if self._images is None or (from_val and not self._images_from_val):
-            images = batch[0] if isinstance(batch, (tuple, list)) else batch
-            self._images = images[: max(self.num_reconstructions, 2 * self.interpolation_pairs)].detach().cpu()
+            count = max(self.num_reconstructions, 2 * self.interpolation_pairs)
+            self._images = batch_inputs(batch)[:count].detach().cpu()
             self._images_from_val = from_val
 
     def on_validation_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any,
