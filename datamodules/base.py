@@ -172,6 +172,28 @@ class ZooDataModule(LightningDataModule):
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self._card = dict(state_dict.get("card", {}))
 
+    # -- splits -------------------------------------------------------------------------------
+    def _split_parts(self, parts: dict[str, Any]) -> dict[str, Any]:
+        """Fill in the splits a source lacks with seeded, stratified fractions of its training data.
+
+        ``parts`` maps ``all`` or ``train`` (and any of ``val``, ``test`` the source has) to
+        ``(inputs, labels)`` arrays or to a list of ``(item, label)`` pairs.
+        """
+        base = "all" if "all" in parts else "train"
+        part = parts[base]
+        labels = part[1] if isinstance(part, tuple) else [c for _, c in part]
+        val = 0.0 if "val" in parts else self.val_fraction
+        test = 0.0 if "test" in parts else self.test_fraction
+        index = split_indices(len(labels), val, test, self.seed, labels)
+        out = {}
+        for name in ("train", "val", "test"):
+            if name in parts and name != base:
+                out[name] = parts[name]
+            else:
+                rows = index[name]
+                out[name] = (part[0][rows], part[1][rows]) if isinstance(part, tuple) else [part[i] for i in rows]
+        return out
+
     # -- loaders ------------------------------------------------------------------------------
     def _split(self, name: str) -> Any:
         if name not in self.splits:
