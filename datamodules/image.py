@@ -253,12 +253,13 @@ class ImageDataModule(ZooDataModule):
             return (torch.empty(0, channels, size, size, dtype=torch.uint8), torch.empty(0, dtype=torch.long))
         fits = len(files) * channels * size * size <= _IN_MEMORY_BYTES
         if self.in_memory or (self.in_memory is None and fits):
-            images, keep = self._decode_all(files)
+            images, keep = self._decode_all(files, (channels, size, resize))
             return (images, torch.tensor(labels, dtype=torch.long)[keep])
         return _Files(files, labels, channels, size, resize)
 
-    def _decode_all(self, files: list[str]) -> tuple[Tensor, list[int]]:
-        channels, size, resize = self._geometry
+    def _decode_all(self, files: list[str], geometry: tuple[int, int, int]) -> tuple[Tensor, list[int]]:
+        """Decode ``files`` at ``geometry`` ``(channels, size, resize)`` → (images, indices of the decoded files)."""
+        channels, size, resize = geometry
         images, keep = decode_all(
             files, lambda f: decode_image(f, channels, size, resize), self.on_bad_file, self.source, IMAGE_FILES
         )
@@ -325,8 +326,8 @@ class ImageDataModule(ZooDataModule):
 
     def _loader(self, name: str) -> Any:
         data = self._split(name)
-        if isinstance(data, tuple) and self._resident_device(data) is not None:
-            device = self._resident_device(data)
+        device = self._resident_device(data) if isinstance(data, tuple) else None
+        if device is not None:
             self.splits[name] = data = tuple(t.to(device) for t in data)  # once: later batches are GPU slices
         return super()._loader(name)
 
@@ -352,8 +353,8 @@ class ImageDataModule(ZooDataModule):
         if not files:
             raise FileNotFoundError(f"{path}: no image file or folder of images to predict")
         card = self._card
-        self._geometry = (card["in_channels"], card["image_size"], card.get("resize_size", card["image_size"]))
-        images, keep = self._decode_all([str(f) for f in files])
+        geometry = (card["in_channels"], card["image_size"], card.get("resize_size", card["image_size"]))
+        images, keep = self._decode_all([str(f) for f in files], geometry)
         self._predict_files = [str(files[i]) for i in keep]
         self.splits["predict"] = (images,)
         return self._loader("predict")
