@@ -38,7 +38,7 @@ from datamodules.augment import PRESETS, AugmentPreset
 from datamodules.base import ZooDataModule
 from datamodules.files import FileKind, decode_all, list_files, read_folder, read_table
 
-__all__ = ["IMAGE_EXTENSIONS", "ImageDataModule", "decode_image"]
+__all__ = ["IMAGE_EXTENSIONS", "ImageDataModule", "decode_image", "to_channels"]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 IMAGE_FILES = FileKind("image", "images", IMAGE_EXTENSIONS, "<image>.png", "image", "an image CSV")
@@ -69,17 +69,26 @@ def decode_image(path: str | Path, channels: int, size: int, resize: int | None 
     return torch.from_numpy(array.copy()).view(size, size, -1).permute(2, 0, 1).contiguous()
 
 
+def to_channels(images: Tensor, channels: int) -> Tensor:
+    """``(N, C, H, W)`` images to ``channels``: grey repeated to RGB, RGB to its luminance.
+
+    The luminance of integer images is rounded to their dtype; float images stay float.
+    """
+    if images.shape[1] == channels:
+        return images
+    if channels == 3:
+        return images.expand(-1, 3, -1, -1)
+    weights = torch.tensor([0.299, 0.587, 0.114], device=images.device).view(1, 3, 1, 1)
+    grey = (images.float() * weights).sum(1, keepdim=True)
+    return grey if images.is_floating_point() else grey.round().to(images.dtype)
+
+
 def _convert(images: Tensor, channels: int, size: int, resize: int | None = None) -> Tensor:
     """A ``uint8 (N, C, H, W)`` tensor to ``channels`` and ``size`` (done once, before training).
 
     Square images are resized to ``resize`` (default ``size``) and centre-cropped to ``size``.
     """
-    if images.shape[1] != channels:
-        if channels == 3:
-            images = images.expand(-1, 3, -1, -1)
-        else:
-            weights = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
-            images = (images.float() * weights).sum(1, keepdim=True).round().to(torch.uint8)
+    images = to_channels(images, channels)
     short = max(resize or size, size)
     if images.shape[-2:] != (short, short):
         out = []
