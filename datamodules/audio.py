@@ -62,6 +62,16 @@ def _dtmf(num_clips: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return waves, labels
 
 
+def _resampled_length(frames: int, native: int, rate: int) -> int:
+    """Samples of a clip of ``frames`` at ``native`` Hz once resampled to ``rate`` Hz (rounded up)."""
+    return -(-frames * rate // native)
+
+
+def _stored_length(longest: int, n: int) -> int:
+    """Samples kept per clip: the longest clip, at least the window ``n``, at most ``_MAX_STORED`` windows."""
+    return max(n, min(longest, _MAX_STORED * n))
+
+
 # -- the datamodule ------------------------------------------------------------------------------------
 class AudioDataModule(ZooDataModule):
     """Labelled audio clips → ``(waveforms (B, num_samples), class ids)`` batches, cropped on device.
@@ -175,7 +185,7 @@ class AudioDataModule(ZooDataModule):
     def _longest(self) -> int:
         """The longest labelled file, in samples at the target rate."""
         rate = self._target_rate()
-        return max(-(-frames * rate // native) for frames, native in self._scan().values())
+        return max(_resampled_length(frames, native, rate) for frames, native in self._scan().values())
 
     def _clip_length(self) -> int:
         if self.num_samples:
@@ -206,8 +216,7 @@ class AudioDataModule(ZooDataModule):
         if unknown:
             raise ValueError(f"{self.source}: {name} split has label(s) {unknown} absent from training ({classes})")
         files, labels = [f for f, _ in part], [classes.index(c) for _, c in part]
-        longest = max(-(-headers[f][0] * rate // headers[f][1]) for f in files)
-        store = max(n, min(longest, _MAX_STORED * n))
+        store = _stored_length(max(_resampled_length(*headers[f], rate) for f in files), n)
         if self.in_memory or (self.in_memory is None and len(files) * store * 4 <= _IN_MEMORY_BYTES):
             waves, keep = self._decode_all(files, rate)
             packed, lengths = pack(waves, store)
@@ -255,7 +264,7 @@ class AudioDataModule(ZooDataModule):
         rate, n = int(self._card["sample_rate"]), int(self._card["num_samples"])
         waves, keep = self._decode_all([str(f) for f in files], rate)
         self._predict_files = [str(files[i]) for i in keep]
-        self.splits["predict"] = pack(waves, max(n, min(max(len(w) for w in waves), _MAX_STORED * n)))
+        self.splits["predict"] = pack(waves, _stored_length(max(len(w) for w in waves), n))
         return self._loader("predict")
 
     def predict_ids(self) -> list[str]:

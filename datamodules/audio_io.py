@@ -122,10 +122,8 @@ class AudioClips(Dataset):
         return len(self.files)
 
     def __getitem__(self, i: int) -> tuple[Tensor, ...]:
-        wave = fit_length(decode_audio(self.files[i], self.sample_rate), self.store)
-        padded = torch.zeros(self.store)
-        padded[: len(wave)] = torch.from_numpy(np.ascontiguousarray(wave))
-        length = torch.tensor(len(wave))
+        waves, lengths = pack([decode_audio(self.files[i], self.sample_rate)], self.store)
+        padded, length = waves[0], lengths[0]
         return (padded, length) if self.labels is None else (padded, length, torch.tensor(self.labels[i]))
 
 
