@@ -21,7 +21,7 @@ from lightning.pytorch import LightningDataModule
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
-__all__ = ["ZooDataModule", "TensorLoader", "natural_key", "split_indices"]
+__all__ = ["ZooDataModule", "TensorLoader", "check_fractions", "natural_key", "split_indices"]
 
 
 def natural_key(label: str) -> tuple[int, float | str]:
@@ -30,6 +30,12 @@ def natural_key(label: str) -> tuple[int, float | str]:
         return (0, float(label))
     except ValueError:
         return (1, label)
+
+
+def check_fractions(val_fraction: float, test_fraction: float) -> None:
+    """Validation and test fractions must each be in [0, 1) and leave something to train on."""
+    if not 0 <= val_fraction < 1 or not 0 <= test_fraction < 1 or val_fraction + test_fraction >= 1:
+        raise ValueError(f"val_fraction={val_fraction} and test_fraction={test_fraction} must leave a training split")
 
 
 def split_indices(
@@ -42,8 +48,7 @@ def split_indices(
     """Seeded train/val/test indices of ``n`` samples, stratified by ``stratify`` when every class allows it."""
     from sklearn.model_selection import train_test_split
 
-    if not 0 <= val_fraction < 1 or not 0 <= test_fraction < 1 or val_fraction + test_fraction >= 1:
-        raise ValueError(f"val_fraction={val_fraction} and test_fraction={test_fraction} must leave a training split")
+    check_fractions(val_fraction, test_fraction)
     index = np.arange(n)
     labels = None if stratify is None else np.asarray(stratify)
 
