@@ -23,11 +23,8 @@ reads the training clips through :meth:`AudioDataModule.train_clips`.
 from __future__ import annotations
 
 import functools
-import os
-import warnings
 from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
 
@@ -37,18 +34,17 @@ from torch import Tensor
 
 from datamodules.audio_io import (
     AUDIO_EXTENSIONS,
+    AUDIO_FILES,
     AudioClips,
     audio_info,
     crop_or_pad,
     decode_audio,
-    list_audio,
     pack,
-    read_folder,
-    read_manifest,
     resample_rows,
 )
 from datamodules.audio_synthetic import DTMF_CLASSES, DTMF_RATE, dtmf_clips
-from datamodules.base import ZooDataModule, split_indices
+from datamodules.base import ZooDataModule
+from datamodules.files import decode_all, list_files, read_folder, read_table, warn_or_raise
 
 __all__ = ["AUDIO_EXTENSIONS", "AudioDataModule", "crop_or_pad", "decode_audio"]
 
@@ -64,6 +60,16 @@ def _dtmf(num_clips: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     waves, labels = dtmf_clips(num_clips, seed)
     waves.flags.writeable = labels.flags.writeable = False
     return waves, labels
+
+
+def _resampled_length(frames: int, native: int, rate: int) -> int:
+    """Samples of a clip of ``frames`` at ``native`` Hz once resampled to ``rate`` Hz (rounded up)."""
+    return -(-frames * rate // native)
+
+
+def _stored_length(longest: int, n: int) -> int:
+    """Samples kept per clip: the longest clip, at least the window ``n``, at most ``_MAX_STORED`` windows."""
+    return max(n, min(longest, _MAX_STORED * n))
 
 
 # -- the datamodule ------------------------------------------------------------------------------------
@@ -131,15 +137,10 @@ class AudioDataModule(ZooDataModule):
             if self.path:
                 path = Path(self.path)
                 is_table = path.suffix.lower() in (".csv", ".tsv", ".txt")
-                self._raw = read_manifest(path) if is_table else read_folder(path)
+                self._raw = read_table(path, AUDIO_FILES) if is_table else read_folder(path, AUDIO_FILES)
             else:
                 self._raw = list(DTMF_CLASSES), {"all": _dtmf(self.num_clips, self.seed)}
         return self._raw
-
-    def _warn_or_raise(self, err: ValueError) -> None:
-        if self.on_bad_file == "error":
-            raise err
-        warnings.warn(f"skipping {err}", stacklevel=3)
 
     def _scan(self) -> dict[str, tuple[int, int]]:
         """``{file: (frames, rate)}`` of every readable labelled file (headers only: cheap)."""
@@ -151,7 +152,7 @@ class AudioDataModule(ZooDataModule):
                     try:
                         headers[file] = audio_info(file)
                     except ValueError as err:
-                        self._warn_or_raise(err)
+                        warn_or_raise(err, self.on_bad_file)
             if not headers:
                 raise ValueError(f"{self.source}: none of the audio files could be read")
             self._headers = headers
@@ -184,7 +185,7 @@ class AudioDataModule(ZooDataModule):
     def _longest(self) -> int:
         """The longest labelled file, in samples at the target rate."""
         rate = self._target_rate()
-        return max(-(-frames * rate // native) for frames, native in self._scan().values())
+        return max(_resampled_length(frames, native, rate) for frames, native in self._scan().values())
 
     def _clip_length(self) -> int:
         if self.num_samples:
@@ -203,37 +204,8 @@ class AudioDataModule(ZooDataModule):
         }
 
     # -- building the splits -----------------------------------------------------------------------
-    def _split_parts(self, parts: dict[str, Any], classes: list[str]) -> dict[str, Any]:
-        """Fill in the splits a source lacks with seeded, stratified fractions of its training data."""
-        base = "all" if "all" in parts else "train"
-        part = parts[base]
-        labels = part[1] if isinstance(part, tuple) else np.array([c for _, c in part])
-        val = 0.0 if "val" in parts else self.val_fraction
-        test = 0.0 if "test" in parts else self.test_fraction
-        index = split_indices(len(labels), val, test, self.seed, labels)
-        out = {}
-        for name in ("train", "val", "test"):
-            if name in parts and name != base:
-                out[name] = parts[name]
-            else:
-                rows = index[name]
-                out[name] = (part[0][rows], part[1][rows]) if isinstance(part, tuple) else [part[i] for i in rows]
-        return out
-
     def _decode_all(self, files: list[str], rate: int) -> tuple[list[np.ndarray], list[int]]:
-        def decode(f: str) -> np.ndarray | None:
-            try:
-                return decode_audio(f, rate)
-            except ValueError as err:
-                self._warn_or_raise(err)
-                return None
-
-        with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:  # libsndfile and soxr release the GIL
-            decoded = list(pool.map(decode, files))
-        keep = [i for i, wave in enumerate(decoded) if wave is not None]
-        if not keep:
-            raise ValueError(f"{self.source}: none of the {len(files)} audio files could be decoded")
-        return [decoded[i] for i in keep], keep
+        return decode_all(files, lambda f: decode_audio(f, rate), self.on_bad_file, self.source, AUDIO_FILES)
 
     def _materialise(self, part: Any, classes: list[str], rate: int, n: int, name: str) -> Any:
         if isinstance(part, tuple):  # generated: (waves at DTMF_RATE, labels)
@@ -244,8 +216,7 @@ class AudioDataModule(ZooDataModule):
         if unknown:
             raise ValueError(f"{self.source}: {name} split has label(s) {unknown} absent from training ({classes})")
         files, labels = [f for f, _ in part], [classes.index(c) for _, c in part]
-        longest = max(-(-headers[f][0] * rate // headers[f][1]) for f in files)
-        store = max(n, min(longest, _MAX_STORED * n))
+        store = _stored_length(max(_resampled_length(*headers[f], rate) for f in files), n)
         if self.in_memory or (self.in_memory is None and len(files) * store * 4 <= _IN_MEMORY_BYTES):
             waves, keep = self._decode_all(files, rate)
             packed, lengths = pack(waves, store)
@@ -257,7 +228,7 @@ class AudioDataModule(ZooDataModule):
             return
         classes, parts = self._labelled()
         rate, n = self._target_rate(), self._clip_length()
-        split = self._split_parts(parts, classes)
+        split = self._split_parts(parts)
         for name in ("train", "val", "test"):
             self.splits[name] = self._materialise(split[name], classes, rate, n, name)
         self._card = {"modality": "audio", "task": "multiclass", "classes": classes, "sample_rate": rate,
@@ -287,13 +258,13 @@ class AudioDataModule(ZooDataModule):
         if not self._card:  # no checkpoint restored the card: rebuild it from the training data
             self.setup("fit")
         path = Path(self.predict_path)
-        files = [path] if path.is_file() else list_audio(path) if path.is_dir() else []
+        files = [path] if path.is_file() else list_files(path, AUDIO_FILES) if path.is_dir() else []
         if not files:
             raise FileNotFoundError(f"{path}: no audio file or folder of audio files ({', '.join(AUDIO_EXTENSIONS)})")
         rate, n = int(self._card["sample_rate"]), int(self._card["num_samples"])
         waves, keep = self._decode_all([str(f) for f in files], rate)
         self._predict_files = [str(files[i]) for i in keep]
-        self.splits["predict"] = pack(waves, max(n, min(max(len(w) for w in waves), _MAX_STORED * n)))
+        self.splits["predict"] = pack(waves, _stored_length(max(len(w) for w in waves), n))
         return self._loader("predict")
 
     def predict_ids(self) -> list[str]:

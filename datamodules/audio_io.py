@@ -1,5 +1,6 @@
-"""Audio files and clips: decoding (soundfile), resampling (soxr), listing labelled files, and
-cutting batches of clips to a fixed length on any device. Used by :mod:`datamodules.audio`.
+"""Audio files and clips: decoding (soundfile), resampling (soxr), and cutting batches of clips to
+a fixed length on any device. Used by :mod:`datamodules.audio`; labelled files are listed by
+:mod:`datamodules.files`.
 """
 
 from __future__ import annotations
@@ -11,22 +12,23 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from datamodules.files import FileKind
+
 __all__ = [
     "AUDIO_EXTENSIONS",
+    "AUDIO_FILES",
     "AudioClips",
     "audio_info",
     "crop_or_pad",
     "decode_audio",
     "fit_length",
-    "list_audio",
     "pack",
-    "read_folder",
-    "read_manifest",
     "resample",
     "resample_rows",
 ]
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff")
+AUDIO_FILES = FileKind("audio", "audio files", AUDIO_EXTENSIONS, "<clip>.wav", "path", "an audio manifest")
 
 
 # -- files --------------------------------------------------------------------------------------------
@@ -70,51 +72,6 @@ def decode_audio(path: str | Path, sample_rate: int) -> np.ndarray:
     if not np.isfinite(mono).all():
         raise ValueError(f"{path}: the audio holds NaN or infinite samples")
     return resample(np.ascontiguousarray(mono), rate, sample_rate)
-
-
-def list_audio(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file())
-
-
-def read_folder(root: Path) -> tuple[list[str], dict[str, list[tuple[str, str]]]]:
-    """A class-folder tree → (class names, {split: [(file, class)]}); split ``all`` when not pre-split."""
-    if not root.is_dir():
-        raise FileNotFoundError(f"audio folder not found: {root}")
-    presplit = [s for s in ("train", "val", "test") if (root / s).is_dir()]
-    parts = {s: root / s for s in presplit} if "train" in presplit else {"all": root}
-    splits: dict[str, list[tuple[str, str]]] = {}
-    for split, folder in parts.items():
-        items = [(str(f), d.name) for d in sorted(folder.iterdir()) if d.is_dir() for f in list_audio(d)]
-        if not items:
-            raise ValueError(
-                f"{folder}: no audio files in class sub-folders (expected {folder}/<class>/<clip>.wav; "
-                f"extensions {', '.join(AUDIO_EXTENSIONS)})"
-            )
-        splits[split] = items
-    classes = sorted({c for _, c in splits.get("train", splits.get("all", []))})
-    return classes, splits
-
-
-def read_manifest(manifest: Path) -> tuple[list[str], dict[str, list[tuple[str, str]]]]:
-    """A CSV / TSV with ``path`` and ``label`` columns → (class names, {"all": [(file, class)]})."""
-    from datamodules.tabular import read_table
-
-    frame = read_table(manifest)
-    for column in ("path", "label"):
-        if column not in frame.columns:
-            raise ValueError(
-                f"{manifest}: column {column!r} not found (columns: {list(frame.columns)}); "
-                "an audio manifest has columns 'path' and 'label'"
-            )
-    if frame["label"].isna().any():
-        rows = (frame.index[frame["label"].isna()] + 2).tolist()[:5]  # +2: header line, 1-based
-        raise ValueError(f"{manifest}: missing label on line(s) {rows}")
-    files = [str(p if Path(p).is_absolute() else manifest.parent / p) for p in frame["path"].astype(str)]
-    absent = [f for f in files if not Path(f).is_file()]
-    if absent:
-        raise FileNotFoundError(f"{manifest}: {len(absent)} audio file(s) not found, e.g. {absent[0]}")
-    labels = frame["label"].astype(str).tolist()
-    return sorted(set(labels)), {"all": list(zip(files, labels))}
 
 
 # -- clips in tensors ---------------------------------------------------------------------------------
@@ -165,10 +122,8 @@ class AudioClips(Dataset):
         return len(self.files)
 
     def __getitem__(self, i: int) -> tuple[Tensor, ...]:
-        wave = fit_length(decode_audio(self.files[i], self.sample_rate), self.store)
-        padded = torch.zeros(self.store)
-        padded[: len(wave)] = torch.from_numpy(np.ascontiguousarray(wave))
-        length = torch.tensor(len(wave))
+        waves, lengths = pack([decode_audio(self.files[i], self.sample_rate)], self.store)
+        padded, length = waves[0], lengths[0]
         return (padded, length) if self.labels is None else (padded, length, torch.tensor(self.labels[i]))
 
 

@@ -65,11 +65,8 @@ class Augment:
         if self.hflip:
             flip = torch.where(torch.rand(b, device=x.device) < 0.5, -flip, flip)
         cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
-        theta = torch.stack(
-            [torch.stack([cos * flip, -sin, shift[:, 0]], -1), torch.stack([sin * flip, cos, shift[:, 1]], -1)], 1
-        )  # (B, 2, 3)
-        grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-        return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+        linear = torch.stack([torch.stack([cos * flip, -sin], -1), torch.stack([sin * flip, cos], -1)], 1)
+        return _resample(x, linear, shift)
 
     def _colour(self, x: Tensor) -> Tensor:
         b = x.shape[0]
@@ -83,6 +80,16 @@ class Augment:
         return x.clamp(0, 1)
 
 
+def _resample(x: Tensor, linear: Tensor, shift: Tensor) -> Tensor:
+    """Each image resampled through its own affine map ``linear (B, 2, 2)``, ``shift (B, 2)``.
+
+    The map takes output to input coordinates in [-1, 1] (``F.affine_grid``'s convention).
+    """
+    theta = torch.cat([linear, shift[:, :, None]], dim=2)  # (B, 2, 3)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
 def _warp(x: Tensor, angle: Tensor, shear: Tensor, shift: Tensor) -> Tensor:
     """One affine resampling per image: ``angle (B,)`` radians, ``shear (B, 2)``, ``shift (B, 2)`` in [-1, 1] units."""
     b = x.shape[0]
@@ -90,10 +97,7 @@ def _warp(x: Tensor, angle: Tensor, shear: Tensor, shift: Tensor) -> Tensor:
     rotation = torch.stack([torch.stack([cos, -sin], -1), torch.stack([sin, cos], -1)], 1)  # (B, 2, 2)
     ones = torch.ones(b, device=x.device, dtype=x.dtype)
     shearing = torch.stack([torch.stack([ones, shear[:, 0]], -1), torch.stack([shear[:, 1], ones], -1)], 1)
-    linear = rotation @ shearing
-    theta = torch.cat([linear, shift[:, :, None]], dim=2)  # (B, 2, 3)
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return _resample(x, rotation @ shearing, shift)
 
 
 _PHOTOMETRIC = ("autocontrast", "equalize", "solarize", "posterize", "color", "contrast", "brightness", "sharpness")

@@ -21,7 +21,7 @@ from lightning.pytorch import LightningDataModule
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
-__all__ = ["ZooDataModule", "TensorLoader", "natural_key", "split_indices"]
+__all__ = ["ZooDataModule", "TensorLoader", "check_fractions", "natural_key", "split_indices"]
 
 
 def natural_key(label: str) -> tuple[int, float | str]:
@@ -30,6 +30,12 @@ def natural_key(label: str) -> tuple[int, float | str]:
         return (0, float(label))
     except ValueError:
         return (1, label)
+
+
+def check_fractions(val_fraction: float, test_fraction: float) -> None:
+    """Validation and test fractions must each be in [0, 1) and leave something to train on."""
+    if not 0 <= val_fraction < 1 or not 0 <= test_fraction < 1 or val_fraction + test_fraction >= 1:
+        raise ValueError(f"val_fraction={val_fraction} and test_fraction={test_fraction} must leave a training split")
 
 
 def split_indices(
@@ -42,8 +48,7 @@ def split_indices(
     """Seeded train/val/test indices of ``n`` samples, stratified by ``stratify`` when every class allows it."""
     from sklearn.model_selection import train_test_split
 
-    if not 0 <= val_fraction < 1 or not 0 <= test_fraction < 1 or val_fraction + test_fraction >= 1:
-        raise ValueError(f"val_fraction={val_fraction} and test_fraction={test_fraction} must leave a training split")
+    check_fractions(val_fraction, test_fraction)
     index = np.arange(n)
     labels = None if stratify is None else np.asarray(stratify)
 
@@ -171,6 +176,28 @@ class ZooDataModule(LightningDataModule):
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self._card = dict(state_dict.get("card", {}))
+
+    # -- splits -------------------------------------------------------------------------------
+    def _split_parts(self, parts: dict[str, Any]) -> dict[str, Any]:
+        """Fill in the splits a source lacks with seeded, stratified fractions of its training data.
+
+        ``parts`` maps ``all`` or ``train`` (and any of ``val``, ``test`` the source has) to
+        ``(inputs, labels)`` arrays or to a list of ``(item, label)`` pairs.
+        """
+        base = "all" if "all" in parts else "train"
+        part = parts[base]
+        labels = part[1] if isinstance(part, tuple) else [c for _, c in part]
+        val = 0.0 if "val" in parts else self.val_fraction
+        test = 0.0 if "test" in parts else self.test_fraction
+        index = split_indices(len(labels), val, test, self.seed, labels)
+        out = {}
+        for name in ("train", "val", "test"):
+            if name in parts and name != base:
+                out[name] = parts[name]
+            else:
+                rows = index[name]
+                out[name] = (part[0][rows], part[1][rows]) if isinstance(part, tuple) else [part[i] for i in rows]
+        return out
 
     # -- loaders ------------------------------------------------------------------------------
     def _split(self, name: str) -> Any:

@@ -25,9 +25,6 @@ training split's own statistics.
 
 from __future__ import annotations
 
-import os
-import warnings
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
 
@@ -38,11 +35,13 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from datamodules.augment import PRESETS, AugmentPreset
-from datamodules.base import ZooDataModule, split_indices
+from datamodules.base import ZooDataModule
+from datamodules.files import FileKind, decode_all, list_files, read_folder, read_table
 
-__all__ = ["IMAGE_EXTENSIONS", "ImageDataModule", "decode_image"]
+__all__ = ["IMAGE_EXTENSIONS", "ImageDataModule", "decode_image", "to_channels"]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+IMAGE_FILES = FileKind("image", "images", IMAGE_EXTENSIONS, "<image>.png", "image", "an image CSV")
 ImageDatasetName = Literal["digits", "MNIST", "FashionMNIST", "KMNIST", "CIFAR10", "CIFAR100", "SVHN", "STL10"]
 Normalize = Literal["auto", "dataset", "imagenet", "none"]
 IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
@@ -70,17 +69,26 @@ def decode_image(path: str | Path, channels: int, size: int, resize: int | None 
     return torch.from_numpy(array.copy()).view(size, size, -1).permute(2, 0, 1).contiguous()
 
 
+def to_channels(images: Tensor, channels: int) -> Tensor:
+    """``(N, C, H, W)`` images to ``channels``: grey repeated to RGB, RGB to its luminance.
+
+    The luminance of integer images is rounded to their dtype; float images stay float.
+    """
+    if images.shape[1] == channels:
+        return images
+    if channels == 3:
+        return images.expand(-1, 3, -1, -1)
+    weights = torch.tensor([0.299, 0.587, 0.114], device=images.device).view(1, 3, 1, 1)
+    grey = (images.float() * weights).sum(1, keepdim=True)
+    return grey if images.is_floating_point() else grey.round().to(images.dtype)
+
+
 def _convert(images: Tensor, channels: int, size: int, resize: int | None = None) -> Tensor:
     """A ``uint8 (N, C, H, W)`` tensor to ``channels`` and ``size`` (done once, before training).
 
     Square images are resized to ``resize`` (default ``size``) and centre-cropped to ``size``.
     """
-    if images.shape[1] != channels:
-        if channels == 3:
-            images = images.expand(-1, 3, -1, -1)
-        else:
-            weights = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
-            images = (images.float() * weights).sum(1, keepdim=True).round().to(torch.uint8)
+    images = to_channels(images, channels)
     short = max(resize or size, size)
     if images.shape[-2:] != (short, short):
         out = []
@@ -108,42 +116,6 @@ class _Files(Dataset):
     def __getitem__(self, i: int) -> tuple[Tensor, ...]:
         image = decode_image(self.files[i], self.channels, self.size, self.resize)
         return (image,) if self.labels is None else (image, torch.tensor(self.labels[i]))
-
-
-def _list_images(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
-
-
-def _read_folder(root: Path) -> tuple[list[str], dict[str, list[tuple[str, str]]]]:
-    """An ImageFolder tree → (class names, {split: [(file, class)]}); split ``all`` when not pre-split."""
-    if not root.is_dir():
-        raise FileNotFoundError(f"image folder not found: {root}")
-    presplit = [s for s in ("train", "val", "test") if (root / s).is_dir()]
-    parts = {s: root / s for s in presplit} if "train" in presplit else {"all": root}
-    splits: dict[str, list[tuple[str, str]]] = {}
-    for split, folder in parts.items():
-        items = [(str(f), d.name) for d in sorted(folder.iterdir()) if d.is_dir() for f in _list_images(d)]
-        if not items:
-            raise ValueError(f"{folder}: no images in class sub-folders (expected {folder}/<class>/<image>.png)")
-        splits[split] = items
-    classes = sorted({label for label in (c for _, c in splits.get("train", splits.get("all", [])))})
-    return classes, splits
-
-
-def _read_csv(csv: Path) -> tuple[list[str], dict[str, list[tuple[str, str]]]]:
-    """A CSV with ``image`` and ``label`` columns → (class names, {"all": [(file, class)]})."""
-    from datamodules.tabular import read_table
-
-    frame = read_table(csv)
-    for column in ("image", "label"):
-        if column not in frame.columns:
-            raise ValueError(f"{csv}: column {column!r} not found; an image CSV has columns 'image' and 'label'")
-    files = [str((csv.parent / str(p)) if not Path(str(p)).is_absolute() else Path(str(p))) for p in frame["image"]]
-    absent = [f for f in files if not Path(f).is_file()]
-    if absent:
-        raise FileNotFoundError(f"{csv}: {len(absent)} image file(s) not found, e.g. {absent[0]}")
-    labels = frame["label"].astype(str).tolist()
-    return sorted(set(labels)), {"all": list(zip(files, labels))}
 
 
 def _digits() -> tuple[list[str], dict[str, tuple[Tensor, Tensor]]]:
@@ -243,7 +215,8 @@ class ImageDataModule(ZooDataModule):
         if self._raw is None:
             if self.path:
                 path = Path(self.path)
-                self._raw = _read_csv(path) if path.suffix.lower() in (".csv", ".tsv") else _read_folder(path)
+                is_table = path.suffix.lower() in (".csv", ".tsv")
+                self._raw = read_table(path, IMAGE_FILES) if is_table else read_folder(path, IMAGE_FILES)
             elif self.dataset == "digits":
                 self._raw = _digits()
             else:
@@ -276,23 +249,6 @@ class ImageDataModule(ZooDataModule):
         return "multiclass"
 
     # -- building the splits ---------------------------------------------------------------------
-    def _split_parts(self, parts: dict[str, Any], classes: list[str]) -> dict[str, Any]:
-        """Fill in the splits a source lacks with seeded, stratified fractions of its training data."""
-        base = "all" if "all" in parts else "train"
-        part = parts[base]
-        labels = part[1].numpy() if isinstance(part, tuple) else np.array([classes.index(c) for _, c in part])
-        val = 0.0 if "val" in parts else self.val_fraction
-        test = 0.0 if "test" in parts else self.test_fraction
-        index = split_indices(len(labels), val, test, self.seed, labels)
-        out = {}
-        for name in ("train", "val", "test"):
-            if name in parts and name != base:
-                out[name] = parts[name]
-            else:
-                rows = index[name]
-                out[name] = (part[0][rows], part[1][rows]) if isinstance(part, tuple) else [part[i] for i in rows]
-        return out
-
     def _materialise(self, part: Any, classes: list[str], name: str) -> Any:
         channels, size, resize = self._geometry
         if isinstance(part, tuple):
@@ -306,28 +262,17 @@ class ImageDataModule(ZooDataModule):
             return (torch.empty(0, channels, size, size, dtype=torch.uint8), torch.empty(0, dtype=torch.long))
         fits = len(files) * channels * size * size <= _IN_MEMORY_BYTES
         if self.in_memory or (self.in_memory is None and fits):
-            images, keep = self._decode_all(files)
+            images, keep = self._decode_all(files, (channels, size, resize))
             return (images, torch.tensor(labels, dtype=torch.long)[keep])
         return _Files(files, labels, channels, size, resize)
 
-    def _decode_all(self, files: list[str]) -> tuple[Tensor, list[int]]:
-        channels, size, resize = self._geometry
-
-        def decode(f: str) -> Tensor | None:
-            try:
-                return decode_image(f, channels, size, resize)
-            except ValueError as err:
-                if self.on_bad_file == "error":
-                    raise
-                warnings.warn(f"skipping {err}", stacklevel=2)
-                return None
-
-        with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:  # PIL decodes without the GIL
-            decoded = list(pool.map(decode, files))
-        keep = [i for i, image in enumerate(decoded) if image is not None]
-        if not keep:
-            raise ValueError(f"{self.source}: none of the {len(files)} images could be decoded")
-        return torch.stack([decoded[i] for i in keep]), keep
+    def _decode_all(self, files: list[str], geometry: tuple[int, int, int]) -> tuple[Tensor, list[int]]:
+        """Decode ``files`` at ``geometry`` ``(channels, size, resize)`` → (images, indices of the decoded files)."""
+        channels, size, resize = geometry
+        images, keep = decode_all(
+            files, lambda f: decode_image(f, channels, size, resize), self.on_bad_file, self.source, IMAGE_FILES
+        )
+        return torch.stack(images), keep
 
     def _model(self) -> Any:
         trainer = self.trainer
@@ -373,7 +318,7 @@ class ImageDataModule(ZooDataModule):
         self._geometry = (channels, size, resize)
         if stage == "predict" or "train" in self.splits:
             return
-        split = self._split_parts(parts, classes)
+        split = self._split_parts(parts)
         for name in ("train", "val", "test"):
             self.splits[name] = self._materialise(split[name], classes, name)
         mean, std = self._statistics(self.splits["train"], prep)
@@ -390,8 +335,8 @@ class ImageDataModule(ZooDataModule):
 
     def _loader(self, name: str) -> Any:
         data = self._split(name)
-        if isinstance(data, tuple) and self._resident_device(data) is not None:
-            device = self._resident_device(data)
+        device = self._resident_device(data) if isinstance(data, tuple) else None
+        if device is not None:
             self.splits[name] = data = tuple(t.to(device) for t in data)  # once: later batches are GPU slices
         return super()._loader(name)
 
@@ -413,12 +358,12 @@ class ImageDataModule(ZooDataModule):
         if not self._card:
             self.setup("fit")
         path = Path(self.predict_path)
-        files = [path] if path.is_file() else _list_images(path) if path.is_dir() else []
+        files = [path] if path.is_file() else list_files(path, IMAGE_FILES) if path.is_dir() else []
         if not files:
             raise FileNotFoundError(f"{path}: no image file or folder of images to predict")
         card = self._card
-        self._geometry = (card["in_channels"], card["image_size"], card.get("resize_size", card["image_size"]))
-        images, keep = self._decode_all([str(f) for f in files])
+        geometry = (card["in_channels"], card["image_size"], card.get("resize_size", card["image_size"]))
+        images, keep = self._decode_all([str(f) for f in files], geometry)
         self._predict_files = [str(files[i]) for i in keep]
         self.splits["predict"] = (images,)
         return self._loader("predict")

@@ -39,7 +39,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from datamodules.base import TensorLoader, ZooDataModule
+from datamodules.base import TensorLoader, ZooDataModule, check_fractions
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -139,7 +139,9 @@ def read_series_frame(
     frame: pd.DataFrame, time_column: str, columns: list[str], source: str
 ) -> tuple[pd.Series, np.ndarray]:
     """Check, parse and sort a series table: (times, values ``(N, len(columns))`` with NaN for gaps)."""
-    missing = [c for c in [time_column, *columns] if c not in frame.columns]
+    if time_column not in frame.columns:
+        raise ValueError(f"{source}: time column {time_column!r} not found; columns are {list(frame.columns)}")
+    missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise ValueError(f"{source}: column(s) {missing} not found; columns are {list(frame.columns)}")
     times = _parse_time(frame[time_column], source, time_column)
@@ -295,17 +297,11 @@ class ForecastingDataModule(ZooDataModule):
                     f"{self.path}: say which column holds the time stamps with time_column=... "
                     f"(columns: {list(frame.columns)})"
                 )
-            if self.time_column not in frame.columns:
-                raise ValueError(
-                    f"{self.path}: time column {self.time_column!r} not found; columns are {list(frame.columns)}"
-                )
             target = self.target or [c for c in frame.columns if c != self.time_column and c not in self.covariates]
             season = self.season
         else:
-            spec = EMBEDDED_SERIES.get(self.dataset)
-            if spec is None:
-                raise ValueError(f"unknown embedded series {self.dataset!r}; choose one of {sorted(EMBEDDED_SERIES)}")
-            frame = load_embedded_series(self.dataset)
+            frame = load_embedded_series(self.dataset)  # an unknown name is an error there
+            spec = EMBEDDED_SERIES[self.dataset]
             self.time_column = self.time_column or spec.time
             target, season = self.target or [spec.target], self.season or spec.season
             self.lookback, self.horizon = self.lookback or spec.lookback, self.horizon or spec.horizon
@@ -324,8 +320,7 @@ class ForecastingDataModule(ZooDataModule):
     def _split_bounds(self, n: int) -> tuple[int, int, int]:
         """(first validation step, first test step, n): the chronological 70/10/20 (by default) cut."""
         val, test = self.val_fraction, self.test_fraction
-        if not 0 <= val < 1 or not 0 <= test < 1 or val + test >= 1:
-            raise ValueError(f"val_fraction={val} and test_fraction={test} must leave a training part")
+        check_fractions(val, test)
         n_test, n_val = round(test * n), round(val * n)
         n_train = n - n_val - n_test
         if n_train < self.lookback + self.horizon:

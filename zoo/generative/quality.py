@@ -27,6 +27,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchmetrics.image.fid import FrechetInceptionDistance
 
+from datamodules.image import to_channels
+
 __all__ = ["ClassifierFeatures", "classifier_scores", "classify", "frechet_distance", "inception_fid"]
 
 
@@ -63,12 +65,7 @@ class ClassifierFeatures(nn.Module):
 
     def prepare(self, images: Tensor) -> Tensor:
         """[0, 1] images ``(B, C, H, W)`` → the classifier's normalised input."""
-        x = images.float()
-        if x.shape[1] != self.channels:
-            if self.channels == 3:
-                x = x.expand(-1, 3, -1, -1)
-            else:  # luminance, as the datamodule converts RGB to grey
-                x = (x * x.new_tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+        x = to_channels(images.float(), self.channels)  # as the datamodule converts
         if x.shape[-1] != self.size or x.shape[-2] != self.size:
             x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", antialias=True, align_corners=False)
         return (x.clamp(0, 1) - self.mean) / self.std
