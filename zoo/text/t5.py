@@ -34,7 +34,6 @@ from zoo.layers.attention import KVCache
 from zoo.layers.transformer import TransformerBlock
 from zoo.registry import register_model
 from zoo.tasks import OptimArgs, Seq2Seq
-from zoo.tasks.language import sample_next
 from zoo.text.transformer import check_length
 
 __all__ = ["T5", "RelativePositionBias", "T5Net", "T5Stack", "relative_position_bucket"]
@@ -226,19 +225,10 @@ class T5(Seq2Seq):
             return super().generate(src, max_new_tokens, temperature, top_k)
         steps = min(max_new_tokens or self.max_seq_len, self.max_seq_len)
         memory = self.encode(src)
-        b, device = src.shape[0], src.device
         caches = self.net.new_caches(steps)
-        out = torch.full((b, 1), self.bos_token_id, dtype=torch.long, device=device)
-        done = torch.zeros(b, dtype=torch.bool, device=device)
-        for _ in range(steps):
-            logits = self.net.decode_step(memory, src, out[:, -1:], caches)  # (B, V)
-            nxt = sample_next(logits.float(), temperature, top_k).squeeze(1)
-            nxt = torch.where(done, torch.full_like(nxt, self.pad_token_id), nxt)
-            out = torch.cat([out, nxt[:, None]], dim=1)
-            done |= nxt == self.eos_token_id
-            if done.all():
-                break
-        return out
+        return self._decode_loop(
+            src, steps, lambda out: self.net.decode_step(memory, src, out[:, -1:], caches), temperature, top_k
+        )
 
 
 _REF = "Raffel et al. 2020, arXiv:1910.10683"
