@@ -86,6 +86,14 @@ class MultiHeadAttention(nn.Module):
         b, t, _ = x.shape
         return x.view(b, t, self.num_heads, self.head_dim).transpose(1, 2)  # (B, heads, T, head_dim)
 
+    def project_kv(self, context: Tensor) -> tuple[Tensor, Tensor]:
+        """Keys and values ``(B, heads, S, head_dim)`` of ``context (B, S, context_dim)``.
+
+        Pass them back as ``forward(..., kv=)`` to attend over a fixed context (an encoder's
+        memory while decoding) without projecting it again at every step.
+        """
+        return self._heads(self.k(context)), self._heads(self.v(context))
+
     def forward(
         self,
         x: Tensor,
@@ -95,6 +103,7 @@ class MultiHeadAttention(nn.Module):
         attn_mask: Tensor | None = None,
         attn_bias: Tensor | None = None,
         cache: KVCache | None = None,
+        kv: tuple[Tensor, Tensor] | None = None,
     ) -> Tensor:
         """``x (B, T, dim)``, ``context (B, S, context_dim)`` → ``(B, T, dim)``.
 
@@ -106,9 +115,10 @@ class MultiHeadAttention(nn.Module):
             attn_bias: a float ``(heads, T, S)`` or ``(B, heads, T, S)`` added to the scores.
             cache: self-attention only: the new keys/values are appended to it and the queries
                 attend over every cached position.
+            kv: keys and values from :meth:`project_kv`, used instead of projecting ``context``.
         """
-        source = x if context is None else context
-        q, k, v = self._heads(self.q(x)), self._heads(self.k(source)), self._heads(self.v(source))
+        q = self._heads(self.q(x))
+        k, v = kv if kv is not None else self.project_kv(x if context is None else context)
         if cache is not None:
             k, v = cache.append(k, v)  # (B, heads, S, head_dim), S = cached + T
         t, s = q.shape[-2], k.shape[-2]
