@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from zoo.layers.attention import KVCache
+from zoo.layers.attention import KVCache, sdpa_mask
 from zoo.layers.transformer import TransformerBlock
 from zoo.registry import register_model
 from zoo.tasks import OptimArgs, Seq2Seq
@@ -108,23 +108,29 @@ class T5Stack(nn.Module):
         )  # fmt: skip
         self.norm = nn.RMSNorm(dim, eps=1e-6)
 
+    def _self_attention_bias(self, x: Tensor, s: int, key_mask: Tensor | None) -> Tensor:
+        """One float mask for every block's self-attention: the position bias of the last ``T`` of ``s``
+        positions, ``-inf`` at padded keys and (decoder) at later positions; ``(heads or B, heads, T, s)``."""
+        bias = self.position_bias(x.shape[1], s, x.device)
+        # in the dtype the attention computes in, so the blocks need not cast it (MultiHeadAttention casts if not)
+        dtype = torch.get_autocast_dtype(x.device.type) if torch.is_autocast_enabled(x.device.type) else x.dtype
+        mask, _ = sdpa_mask(x.shape[1], s, x.device, dtype, key_mask, causal=self.decoder, attn_bias=bias)
+        return mask
+
     def forward(
         self, x: Tensor, key_mask: Tensor | None, context: Tensor | None = None, context_mask: Tensor | None = None
     ) -> Tensor:
-        t = x.shape[1]
-        bias = self.position_bias(t, t, x.device)  # (heads, T, T), the same for every block
+        bias = self._self_attention_bias(x, x.shape[1], key_mask)  # masks included: the blocks get no key_mask/causal
         x = self.drop(x)
         for block in self.blocks:
-            x = block(x, key_mask=key_mask, causal=self.decoder, context=context, context_mask=context_mask,
-                      attn_bias=bias)  # fmt: skip
+            x = block(x, context=context, context_mask=context_mask, attn_bias=bias)
         return self.drop(self.norm(x))
 
     def step(self, x: Tensor, state: DecodingState) -> Tensor:
         """Decoder only: the next position ``x (B, 1, dim)`` given the cached earlier ones → ``(B, 1, dim)``."""
-        bias = self.position_bias(1, state.caches[0].length + 1, x.device)  # (heads, 1, S): the last query's row
+        bias = self._self_attention_bias(x, state.caches[0].length + 1, None)  # (heads, 1, S): the last query's row
         for block, cache, memory_kv in zip(self.blocks, state.caches, state.memory_kv, strict=True):
-            x = block(x, causal=True, context_kv=memory_kv, context_mask=state.memory_mask, attn_bias=bias,
-                      cache=cache)  # fmt: skip
+            x = block(x, context_kv=memory_kv, context_mask=state.memory_mask, attn_bias=bias, cache=cache)
         return self.norm(x)
 
 
