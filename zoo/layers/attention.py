@@ -19,12 +19,44 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["AdditiveAttention", "AttentionPooling", "KVCache", "MultiHeadAttention", "padding_mask"]
+__all__ = ["AdditiveAttention", "AttentionPooling", "KVCache", "MultiHeadAttention", "padding_mask", "sdpa_mask"]
 
 
 def padding_mask(ids: Tensor, pad_token_id: int) -> Tensor:
     """``(B, T)`` token ids → ``(B, T)`` boolean, ``True`` at real tokens."""
     return ids != pad_token_id
+
+
+def sdpa_mask(
+    t: int,
+    s: int,
+    device: torch.device,
+    dtype: torch.dtype,
+    key_mask: Tensor | None = None,
+    causal: bool = False,
+    attn_mask: Tensor | None = None,
+    attn_bias: Tensor | None = None,
+) -> tuple[Tensor | None, bool]:
+    """SDPA's ``(attn_mask, is_causal)`` for ``t`` queries over ``s`` keys, from :class:`MultiHeadAttention`'s masks.
+
+    The arguments are those of :meth:`MultiHeadAttention.forward`. With ``attn_bias`` the result is
+    one float mask in ``dtype`` (``-inf`` where a boolean mask forbids) and ``is_causal`` is
+    ``False``; such a result can be made once and passed to several layers as their ``attn_bias``.
+    """
+    mask = attn_mask
+    if key_mask is not None:
+        keys = key_mask[:, None, None, :]  # (B, 1, 1, S)
+        mask = keys if mask is None else mask & keys
+    if causal and (mask is not None or attn_bias is not None or t != s):
+        # SDPA's is_causal aligns the triangle top-left and excludes a mask: fold causality in,
+        # aligned bottom-right so that the last query sees every key (decoding with a cache)
+        tri = torch.ones(t, s, dtype=torch.bool, device=device).tril(s - t)
+        mask = tri if mask is None else mask & tri
+        causal = False
+    if attn_bias is not None:  # one float mask: the bias, -inf where the boolean mask forbids
+        bias = attn_bias.to(dtype)
+        mask = bias if mask is None else bias.masked_fill(~mask, float("-inf"))
+    return mask, causal
 
 
 class KVCache:
@@ -86,6 +118,14 @@ class MultiHeadAttention(nn.Module):
         b, t, _ = x.shape
         return x.view(b, t, self.num_heads, self.head_dim).transpose(1, 2)  # (B, heads, T, head_dim)
 
+    def project_kv(self, context: Tensor) -> tuple[Tensor, Tensor]:
+        """Keys and values ``(B, heads, S, head_dim)`` of ``context (B, S, context_dim)``.
+
+        Pass them back as ``forward(..., kv=)`` to attend over a fixed context (an encoder's
+        memory while decoding) without projecting it again at every step.
+        """
+        return self._heads(self.k(context)), self._heads(self.v(context))
+
     def forward(
         self,
         x: Tensor,
@@ -95,6 +135,7 @@ class MultiHeadAttention(nn.Module):
         attn_mask: Tensor | None = None,
         attn_bias: Tensor | None = None,
         cache: KVCache | None = None,
+        kv: tuple[Tensor, Tensor] | None = None,
     ) -> Tensor:
         """``x (B, T, dim)``, ``context (B, S, context_dim)`` → ``(B, T, dim)``.
 
@@ -106,25 +147,14 @@ class MultiHeadAttention(nn.Module):
             attn_bias: a float ``(heads, T, S)`` or ``(B, heads, T, S)`` added to the scores.
             cache: self-attention only: the new keys/values are appended to it and the queries
                 attend over every cached position.
+            kv: keys and values from :meth:`project_kv`, used instead of projecting ``context``.
         """
-        source = x if context is None else context
-        q, k, v = self._heads(self.q(x)), self._heads(self.k(source)), self._heads(self.v(source))
+        q = self._heads(self.q(x))
+        k, v = kv if kv is not None else self.project_kv(x if context is None else context)
         if cache is not None:
             k, v = cache.append(k, v)  # (B, heads, S, head_dim), S = cached + T
         t, s = q.shape[-2], k.shape[-2]
-        mask = attn_mask
-        if key_mask is not None:
-            keys = key_mask[:, None, None, :]  # (B, 1, 1, S)
-            mask = keys if mask is None else mask & keys
-        if causal and (mask is not None or attn_bias is not None or t != s):
-            # SDPA's is_causal aligns the triangle top-left and excludes a mask: fold causality in,
-            # aligned bottom-right so that the last query sees every key (decoding with a cache)
-            tri = torch.ones(t, s, dtype=torch.bool, device=x.device).tril(s - t)
-            mask = tri if mask is None else mask & tri
-            causal = False
-        if attn_bias is not None:  # one float mask: the bias, -inf where the boolean mask forbids
-            bias = attn_bias.to(q.dtype)
-            mask = bias if mask is None else bias.masked_fill(~mask, float("-inf"))
+        mask, causal = sdpa_mask(t, s, x.device, q.dtype, key_mask, causal, attn_mask, attn_bias)
         y = F.scaled_dot_product_attention(
             q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0, is_causal=causal
         )  # (B, heads, T, head_dim)

@@ -92,16 +92,19 @@ class TransformerBlock(nn.Module):
         context_mask: Tensor | None = None,
         attn_bias: Tensor | None = None,
         cache: KVCache | None = None,
+        context_kv: tuple[Tensor, Tensor] | None = None,
     ) -> Tensor:
         """``x (B, T, dim)`` → ``(B, T, dim)``; masks are boolean, ``True`` at real positions.
 
         ``attn_bias`` (float, added to the self-attention scores) and ``cache`` (past keys and
-        values of the self-attention) are passed to :class:`MultiHeadAttention`.
+        values of the self-attention) are passed to :class:`MultiHeadAttention`. ``context_kv``
+        (``self.cross.project_kv(context)``, computed once) stands in for ``context`` when the
+        same context is attended at every decoding step.
         """
         h = self.attn(self.norm1(x), key_mask=key_mask, causal=causal, attn_bias=attn_bias, cache=cache)
         x = x + self.drop(h)
         if self.cross is not None:
-            if context is None:
-                raise ValueError("this block has cross-attention: pass context=")
-            x = x + self.drop(self.cross(self.norm_cross(x), context, key_mask=context_mask))
+            if context is None and context_kv is None:
+                raise ValueError("this block has cross-attention: pass context= (or context_kv=)")
+            x = x + self.drop(self.cross(self.norm_cross(x), context, key_mask=context_mask, kv=context_kv))
         return x + self.mlp(self.norm2(x))

@@ -12,6 +12,7 @@ and ``generate`` (greedy or sampled, stopping at ``eos_token_id``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Unpack
 
 import torch
@@ -115,11 +116,20 @@ class Seq2Seq(ZooModule):
     ) -> Tensor:
         """Target ids ``(B, 1 + n)`` starting with BOS; rows that reached EOS are padded after it."""
         memory = self.encode(src)
+        steps = max_new_tokens or self.max_seq_len
+        return self._decode_loop(src, steps, lambda out: self.decode(memory, src, out)[:, -1], temperature, top_k)
+
+    def _decode_loop(
+        self, src: Tensor, steps: int, next_logits: Callable[[Tensor], Tensor], temperature: float, top_k: int | None
+    ) -> Tensor:
+        """Up to ``steps`` tokens after BOS, ``next_logits(out (B, 1 + i)) -> (B, V)`` giving each next one.
+
+        Rows that reached EOS are padded after it; the loop stops once every row has.
+        """
         out = torch.full((src.shape[0], 1), self.bos_token_id, dtype=torch.long, device=src.device)
         done = torch.zeros(src.shape[0], dtype=torch.bool, device=src.device)
-        for _ in range(max_new_tokens or self.max_seq_len):
-            logits = self.decode(memory, src, out)[:, -1]  # (B, V)
-            nxt = sample_next(logits.float(), temperature, top_k).squeeze(1)
+        for _ in range(steps):
+            nxt = sample_next(next_logits(out).float(), temperature, top_k).squeeze(1)
             nxt = torch.where(done, torch.full_like(nxt, self.pad_token_id), nxt)
             out = torch.cat([out, nxt[:, None]], dim=1)
             done |= nxt == self.eos_token_id

@@ -17,27 +17,28 @@ T5 here:
 Attention is ``F.scaled_dot_product_attention`` with the position bias as a float mask (the
 1/√d scaling is kept, where T5 folds it into the initialisation). Training is teacher forcing;
 ``generate`` decodes greedily or by sampling (no beam search), with a key/value cache in the
-decoder's self-attention.
+decoder's self-attention; the cross-attention keys/values of the encoder memory and the source
+mask are computed once per ``generate``, not at every step.
 The feed-forward layer is the zoo's GELU MLP (T5.1.1 uses a gated GELU).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Unpack
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from zoo.layers.attention import KVCache
+from zoo.layers.attention import KVCache, sdpa_mask
 from zoo.layers.transformer import TransformerBlock
 from zoo.registry import register_model
 from zoo.tasks import OptimArgs, Seq2Seq
-from zoo.tasks.language import sample_next
 from zoo.text.transformer import check_length
 
-__all__ = ["T5", "RelativePositionBias", "T5Net", "T5Stack", "relative_position_bucket"]
+__all__ = ["T5", "DecodingState", "RelativePositionBias", "T5Net", "T5Stack", "relative_position_bucket"]
 
 
 def relative_position_bucket(
@@ -77,6 +78,21 @@ class RelativePositionBias(nn.Module):
         return self.bias(buckets).permute(2, 0, 1)  # (T, S, heads) → (heads, T, S)
 
 
+@dataclass
+class DecodingState:
+    """What cached decoding keeps between steps of one ``generate`` (one entry per decoder block).
+
+    Attributes:
+        caches: self-attention :class:`KVCache` of the target positions decoded so far.
+        memory_kv: cross-attention keys and values of the encoder memory, projected once.
+        memory_mask: ``(B, S)`` boolean, ``True`` at real source tokens.
+    """
+
+    caches: list[KVCache]
+    memory_kv: list[tuple[Tensor, Tensor]]
+    memory_mask: Tensor
+
+
 class T5Stack(nn.Module):
     """Encoder (``decoder=False``) or decoder stack: blocks sharing one relative position bias, final RMSNorm."""
 
@@ -92,22 +108,29 @@ class T5Stack(nn.Module):
         )  # fmt: skip
         self.norm = nn.RMSNorm(dim, eps=1e-6)
 
+    def _self_attention_bias(self, x: Tensor, s: int, key_mask: Tensor | None) -> Tensor:
+        """One float mask for every block's self-attention: the position bias of the last ``T`` of ``s``
+        positions, ``-inf`` at padded keys and (decoder) at later positions; ``(heads or B, heads, T, s)``."""
+        bias = self.position_bias(x.shape[1], s, x.device)
+        # in the dtype the attention computes in, so the blocks need not cast it (MultiHeadAttention casts if not)
+        dtype = torch.get_autocast_dtype(x.device.type) if torch.is_autocast_enabled(x.device.type) else x.dtype
+        mask, _ = sdpa_mask(x.shape[1], s, x.device, dtype, key_mask, causal=self.decoder, attn_bias=bias)
+        return mask
+
     def forward(
         self, x: Tensor, key_mask: Tensor | None, context: Tensor | None = None, context_mask: Tensor | None = None
     ) -> Tensor:
-        t = x.shape[1]
-        bias = self.position_bias(t, t, x.device)  # (heads, T, T), the same for every block
+        bias = self._self_attention_bias(x, x.shape[1], key_mask)  # masks included: the blocks get no key_mask/causal
         x = self.drop(x)
         for block in self.blocks:
-            x = block(x, key_mask=key_mask, causal=self.decoder, context=context, context_mask=context_mask,
-                      attn_bias=bias)  # fmt: skip
+            x = block(x, context=context, context_mask=context_mask, attn_bias=bias)
         return self.drop(self.norm(x))
 
-    def step(self, x: Tensor, caches: list[KVCache], context: Tensor, context_mask: Tensor) -> Tensor:
+    def step(self, x: Tensor, state: DecodingState) -> Tensor:
         """Decoder only: the next position ``x (B, 1, dim)`` given the cached earlier ones → ``(B, 1, dim)``."""
-        bias = self.position_bias(1, caches[0].length + 1, x.device)  # (heads, 1, S): the last query's row
-        for block, cache in zip(self.blocks, caches, strict=True):
-            x = block(x, causal=True, context=context, context_mask=context_mask, attn_bias=bias, cache=cache)
+        bias = self._self_attention_bias(x, state.caches[0].length + 1, None)  # (heads, 1, S): the last query's row
+        for block, cache, memory_kv in zip(self.blocks, state.caches, state.memory_kv, strict=True):
+            x = block(x, context_kv=memory_kv, context_mask=state.memory_mask, attn_bias=bias, cache=cache)
         return self.norm(x)
 
 
@@ -158,14 +181,17 @@ class T5Net(nn.Module):
     def _logits(self, hidden: Tensor) -> Tensor:
         return F.linear(hidden * self.dim**-0.5, self.shared.weight)  # tied output layer
 
-    def decode_step(self, memory: Tensor, src: Tensor, token: Tensor, caches: list[KVCache]) -> Tensor:
-        """Logits ``(B, vocab_size)`` after ``token (B, 1)``, the decoder's earlier positions being in ``caches``."""
-        hidden = self.decoder.step(self.shared(token), caches, memory, src != self.pad_token_id)
-        return self._logits(hidden)[:, -1]
+    def start_decoding(self, memory: Tensor, src: Tensor, max_len: int) -> DecodingState:
+        """A fresh :class:`DecodingState` for :meth:`decode_step`: self-attention caches of ``max_len`` positions."""
+        return DecodingState(
+            caches=[KVCache(max_len) for _ in self.decoder.blocks],
+            memory_kv=[block.cross.project_kv(memory) for block in self.decoder.blocks],
+            memory_mask=src != self.pad_token_id,
+        )
 
-    def new_caches(self, max_len: int) -> list[KVCache]:
-        """One empty self-attention :class:`KVCache` per decoder block, ``max_len`` positions long."""
-        return [KVCache(max_len) for _ in self.decoder.blocks]
+    def decode_step(self, token: Tensor, state: DecodingState) -> Tensor:
+        """Logits ``(B, vocab_size)`` after ``token (B, 1)``, the decoder's earlier positions being in ``state``."""
+        return self._logits(self.decoder.step(self.shared(token), state))[:, -1]
 
 
 class T5(Seq2Seq):
@@ -225,20 +251,8 @@ class T5(Seq2Seq):
         if not use_cache:
             return super().generate(src, max_new_tokens, temperature, top_k)
         steps = min(max_new_tokens or self.max_seq_len, self.max_seq_len)
-        memory = self.encode(src)
-        b, device = src.shape[0], src.device
-        caches = self.net.new_caches(steps)
-        out = torch.full((b, 1), self.bos_token_id, dtype=torch.long, device=device)
-        done = torch.zeros(b, dtype=torch.bool, device=device)
-        for _ in range(steps):
-            logits = self.net.decode_step(memory, src, out[:, -1:], caches)  # (B, V)
-            nxt = sample_next(logits.float(), temperature, top_k).squeeze(1)
-            nxt = torch.where(done, torch.full_like(nxt, self.pad_token_id), nxt)
-            out = torch.cat([out, nxt[:, None]], dim=1)
-            done |= nxt == self.eos_token_id
-            if done.all():
-                break
-        return out
+        state = self.net.start_decoding(self.encode(src), src, steps)
+        return self._decode_loop(src, steps, lambda out: self.net.decode_step(out[:, -1:], state), temperature, top_k)
 
 
 _REF = "Raffel et al. 2020, arXiv:1910.10683"
