@@ -169,8 +169,8 @@ class Forecaster(ZooModule):
         return (y * spread[..., :t] + level[..., :t]) * self.scale[:t] + self.loc[:t]
 
     def forecast(self, z: Tensor, target: Tensor | None = None) -> Tensor:
-        """The network on a standardised window; ``target`` (the scaled future) is given while
-        training, for models that use it (teacher forcing)."""
+        """The network on a standardised window; ``target`` (the scaled future) is given at every step,
+        for models that use it while training (teacher forcing: they check ``self.training``)."""
         return self.net(z)
 
     def forward(self, past: Tensor) -> Tensor:
@@ -190,7 +190,7 @@ class Forecaster(ZooModule):
         past, future = batch[0], batch[1]
         z, window = self._standardise(past)
         target = self._target_scale(future, window)
-        y = self.forecast(z, target if stage == "train" else None)
+        y = self.forecast(z, target)
         loss = self.loss(y.float(), target)
         bs = past.shape[0]
         self.log(f"{stage}/loss", loss, on_step=stage == "train", on_epoch=True, prog_bar=True, batch_size=bs)
