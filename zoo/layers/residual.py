@@ -8,8 +8,11 @@ module applied to the residual branch before the addition (SE-ResNet, CBAM-ResNe
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from torch import Tensor, nn
+
+from zoo.layers.conv import conv_bn_act
 
 __all__ = ["AttentionFactory", "BasicBlock", "Bottleneck", "conv_bn"]
 
@@ -17,14 +20,8 @@ AttentionFactory = Callable[[int], nn.Module]
 
 
 def conv_bn(in_ch: int, out_ch: int, kernel: int, stride: int = 1, act: bool = True) -> nn.Sequential:
-    """Convolution (no bias: BatchNorm follows) → BatchNorm → optional ReLU."""
-    layers: list[nn.Module] = [
-        nn.Conv2d(in_ch, out_ch, kernel, stride, padding=kernel // 2, bias=False),
-        nn.BatchNorm2d(out_ch),
-    ]
-    if act:
-        layers.append(nn.ReLU(inplace=True))
-    return nn.Sequential(*layers)
+    """``conv_bn_act`` with an in-place ReLU (``act``) or none; kernels are odd (1, 3, 7): ``same`` padding."""
+    return conv_bn_act(in_ch, out_ch, kernel, stride, activation=partial(nn.ReLU, inplace=True) if act else None)
 
 
 class _Residual(nn.Module):

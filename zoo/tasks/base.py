@@ -122,9 +122,10 @@ class ZooModule(LightningModule):
     def param_groups(self) -> list[dict[str, Any]]:
         """Parameter groups for the optimizer; override for differential learning rates.
 
-        Each group is ``{"params": [...], "lr_scale": float}``; ``lr_scale`` multiplies ``lr``.
+        Each group is ``{"params": [...], "lr_scale": float}``; ``lr_scale`` multiplies ``lr``. The
+        optimizer takes exactly these tensors: the default is the trainable ones (``requires_grad``).
         """
-        return [{"params": list(self.parameters())}]
+        return [{"params": [p for p in self.parameters() if p.requires_grad]}]
 
     def total_steps(self) -> int:
         """The optimizer steps of this fit (for schedules); 10,000 when the fit has no end (``max_epochs=-1``)."""

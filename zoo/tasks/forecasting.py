@@ -27,8 +27,8 @@ from typing import Any, Literal, Unpack
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
-from torchmetrics import MeanAbsoluteError, MeanSquaredError, SymmetricMeanAbsolutePercentageError
+from torch import Tensor
+from torchmetrics import MeanAbsoluteError, MeanSquaredError, MetricCollection, SymmetricMeanAbsolutePercentageError
 from torchmetrics.wrappers import MultioutputWrapper
 
 from zoo.tasks.base import ZooModule, batch_inputs, require
@@ -40,7 +40,7 @@ WindowNorm = Literal["mean", "last", "none"]
 ForecastLoss = Literal["mse", "mae", "huber"]
 
 
-class HorizonMetrics(nn.Module):
+class HorizonMetrics(MetricCollection):
     """MAE, RMSE and sMAPE per horizon step, accumulated over an epoch (torchmetrics states, DDP-synced).
 
     ``update(pred, target)`` takes ``(B, horizon, num_targets)``; ``compute()`` returns
@@ -49,32 +49,29 @@ class HorizonMetrics(nn.Module):
     """
 
     def __init__(self, horizon: int) -> None:
-        super().__init__()
-        self.mae = MeanAbsoluteError(num_outputs=horizon)
-        self.mse = MeanSquaredError(num_outputs=horizon)
-        self.smape = MultioutputWrapper(SymmetricMeanAbsolutePercentageError(), horizon, remove_nans=False)
+        super().__init__(
+            {
+                "mae": MeanAbsoluteError(num_outputs=horizon),
+                "mse": MeanSquaredError(num_outputs=horizon),
+                "smape": MultioutputWrapper(SymmetricMeanAbsolutePercentageError(), horizon, remove_nans=False),
+            },
+            compute_groups=False,  # no two share their state names: nothing to merge, skip the search
+        )
 
     @property
     def updated(self) -> bool:
-        return self.mae.update_count > 0
+        return self["mae"].update_count > 0
 
     def update(self, pred: Tensor, target: Tensor) -> None:
         # (B, H, T) → (B·T, H): one column per horizon step, targets pooled
         h = pred.shape[1]
         pred = pred.detach().float().transpose(1, 2).reshape(-1, h)
         target = target.float().transpose(1, 2).reshape(-1, h)
-        self.mae.update(pred, target)
-        self.mse.update(pred, target)
-        self.smape.update(pred, target)
+        super().update(pred, target)
 
     def compute(self) -> dict[str, Tensor]:
-        mse = self.mse.compute().reshape(-1)
-        return {"mae": self.mae.compute().reshape(-1), "rmse": mse.sqrt(), "smape": self.smape.compute().reshape(-1)}
-
-    def reset(self) -> None:
-        self.mae.reset()
-        self.mse.reset()
-        self.smape.reset()
+        values = {name: v.reshape(-1) for name, v in super().compute().items()}
+        return {"mae": values["mae"], "rmse": values["mse"].sqrt(), "smape": values["smape"]}
 
 
 class Forecaster(ZooModule):
@@ -169,8 +166,8 @@ class Forecaster(ZooModule):
         return (y * spread[..., :t] + level[..., :t]) * self.scale[:t] + self.loc[:t]
 
     def forecast(self, z: Tensor, target: Tensor | None = None) -> Tensor:
-        """The network on a standardised window; ``target`` (the scaled future) is given while
-        training, for models that use it (teacher forcing)."""
+        """The network on a standardised window; ``target`` (the scaled future) is given at every step,
+        for models that use it while training (teacher forcing: they check ``self.training``)."""
         return self.net(z)
 
     def forward(self, past: Tensor) -> Tensor:
@@ -190,7 +187,7 @@ class Forecaster(ZooModule):
         past, future = batch[0], batch[1]
         z, window = self._standardise(past)
         target = self._target_scale(future, window)
-        y = self.forecast(z, target if stage == "train" else None)
+        y = self.forecast(z, target)
         loss = self.loss(y.float(), target)
         bs = past.shape[0]
         self.log(f"{stage}/loss", loss, on_step=stage == "train", on_epoch=True, prog_bar=True, batch_size=bs)

@@ -79,13 +79,12 @@ def _split_decay(params: Iterable[nn.Parameter]) -> tuple[list[nn.Parameter], li
     # Matrices and kernels decay; biases, norm scales and other 0-/1-d tensors do not (as in nanoGPT, timm).
     decay, no_decay = [], []
     for p in params:
-        if p.requires_grad:
-            (decay if p.ndim >= 2 else no_decay).append(p)
+        (decay if p.ndim >= 2 else no_decay).append(p)
     return decay, no_decay
 
 
 def build_optimizer(groups: list[dict[str, Any]], optim: dict[str, Any]) -> torch.optim.Optimizer:
-    """The optimizer over parameter ``groups`` (dicts with ``params`` and an optional ``lr_scale``)."""
+    """The optimizer over exactly the tensors of ``groups`` (dicts with ``params`` and an optional ``lr_scale``)."""
     param_groups = []
     for group in groups:
         lr = optim["lr"] * group.get("lr_scale", 1.0)

@@ -248,18 +248,8 @@ class PretrainedClassifier(ImageClassifier):
         head = {"params": list(self.net.head.parameters())}
         if self.hparams.strategy == "feature_extraction":
             return [head]
+        # freeze_then_unfreeze: the backbone is in the optimizer while frozen, so that unfreezing trains it
         return [head, {"params": list(self.net.backbone.parameters()), "lr_scale": self.hparams.backbone_lr_scale}]
-
-    def configure_optimizers(self) -> Any:
-        # the optimizer only takes trainable tensors: a backbone frozen until unfreeze_epoch joins it now
-        frozen = self._frozen and self.hparams.strategy == "freeze_then_unfreeze" and not self._drop_backbone_grads
-        if frozen:
-            self.net.backbone.requires_grad_(True)
-        try:
-            return super().configure_optimizers()
-        finally:
-            if frozen:
-                self.net.backbone.requires_grad_(False)
 
 
 def _read_state_dict(path: Path) -> dict[str, Tensor]:
