@@ -25,7 +25,6 @@ from zoo.layers.attention import AdditiveAttention
 from zoo.layers.recurrent import RecurrentEncoder
 from zoo.registry import register_model
 from zoo.tasks import OptimArgs, Seq2Seq
-from zoo.tasks.language import sample_next
 
 __all__ = ["BahdanauNet", "BahdanauSeq2Seq", "EncoderMemory"]
 
@@ -127,17 +126,13 @@ class BahdanauSeq2Seq(Seq2Seq):
         """As :meth:`Seq2Seq.generate` (BOS first, padding after EOS), one decoder step per token."""
         memory = self.encode(src)
         state = memory.state
-        token = torch.full((src.shape[0],), self.bos_token_id, dtype=torch.long, device=src.device)
-        out, done = [token], torch.zeros_like(token, dtype=torch.bool)
-        for _ in range(max_new_tokens or self.max_seq_len):
-            logits, state, _ = self.net.step(token, state, memory)
-            token = sample_next(logits.float(), temperature, top_k).squeeze(1)
-            token = torch.where(done, torch.full_like(token, self.pad_token_id), token)
-            out.append(token)
-            done |= token == self.eos_token_id
-            if done.all():
-                break
-        return torch.stack(out, dim=1)
+
+        def next_logits(out: Tensor) -> Tensor:  # the decoder's state carries the earlier tokens
+            nonlocal state
+            logits, state, _ = self.net.step(out[:, -1], state, memory)
+            return logits
+
+        return self._decode_loop(src, max_new_tokens or self.max_seq_len, next_logits, temperature, top_k)
 
 
 register_model("seq2seq_bahdanau", BahdanauSeq2Seq,
