@@ -82,6 +82,9 @@ def test_csv_of_files_and_labels(tmp_path: Path) -> None:
     (tmp_path / "missing.csv").write_text("image,label\nimg/nope.png,even\n")
     with pytest.raises(FileNotFoundError, match="nope.png"):
         ImageDataModule(path=str(tmp_path / "missing.csv")).data_args()
+    (tmp_path / "blank.csv").write_text("image,label\nimg/0.png,even\nimg/1.png,\n")
+    with pytest.raises(ValueError, match=r"blank.csv: missing label on line\(s\) \[3\]"):  # not a class "nan"
+        ImageDataModule(path=str(tmp_path / "blank.csv")).data_args()
 
 
 def test_broken_inputs_name_the_file(tree: Path, tmp_path: Path) -> None:
