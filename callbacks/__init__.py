@@ -1,16 +1,20 @@
 """Callbacks the curriculum and the users need."""
 
+from callbacks.checkpoints import AtomicCheckpointIO, ZooCheckpoint, find_last_checkpoint
 from callbacks.confusion import ConfusionMatrix
 from callbacks.export import ExportBest
 from callbacks.monitoring import GradientMonitor, NonFiniteGuard, NonFiniteLossError
 from callbacks.performance import ChannelsLast, MatmulPrecision
 from callbacks.predictions import PredictionWriter
 from callbacks.samples import ImagePredictionWriter, SampleGrids
+from callbacks.signals import FitStopped, StopOnSignal
 
 __all__ = [
+    "AtomicCheckpointIO",
     "ChannelsLast",
     "ConfusionMatrix",
     "ExportBest",
+    "FitStopped",
     "GradientMonitor",
     "ImagePredictionWriter",
     "MatmulPrecision",
@@ -18,4 +22,7 @@ __all__ = [
     "NonFiniteLossError",
     "PredictionWriter",
     "SampleGrids",
+    "StopOnSignal",
+    "ZooCheckpoint",
+    "find_last_checkpoint",
 ]

@@ -11,7 +11,9 @@ travels with the model.
 
 from __future__ import annotations
 
+import itertools
 import math
+import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
@@ -19,9 +21,9 @@ import numpy as np
 import torch
 from lightning.pytorch import LightningDataModule
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
-__all__ = ["ZooDataModule", "TensorLoader", "check_fractions", "natural_key", "split_indices"]
+__all__ = ["ZooDataModule", "EpochLoader", "EpochSampler", "TensorLoader", "check_fractions", "natural_key", "split_indices"]
 
 
 def natural_key(label: str) -> tuple[int, float | str]:
@@ -69,7 +71,32 @@ def split_indices(
     return {"train": np.sort(train), "val": np.sort(val), "test": np.sort(test)}
 
 
-class TensorLoader:
+class EpochLoader:
+    """An in-memory loader whose epoch ``e`` is a pure function of its seed and ``e``: exactly resumable.
+
+    Each ``iter()`` serves the next epoch. :meth:`resume` places it at an epoch and a batch, so a run
+    restored from a checkpoint (taken mid-epoch included) continues with the batch an uninterrupted
+    run would have drawn. Subclasses implement :meth:`epoch_batches`.
+    """
+
+    epoch: int = 0  # the epoch the next iter() serves
+    _skip: int = 0  # batches of that epoch already trained on
+
+    def resume(self, epoch: int, batches_done: int) -> None:
+        """Serve ``epoch`` next, from its batch ``batches_done`` on."""
+        self.epoch, self._skip = epoch, batches_done
+
+    def epoch_batches(self, epoch: int) -> Iterator[tuple[Tensor, ...]]:
+        raise NotImplementedError
+
+    def __iter__(self) -> Iterator[tuple[Tensor, ...]]:
+        # a generator: the epoch is taken at the first batch drawn, not when Lightning calls iter()
+        epoch, skip = self.epoch, self._skip
+        self.epoch, self._skip = epoch + 1, 0
+        yield from itertools.islice(self.epoch_batches(epoch), skip, None)
+
+
+class TensorLoader(EpochLoader):
     """Batches of in-memory tensors by index slicing: the fast path for data that fits in memory.
 
     Shuffling is seeded by ``seed + epoch`` so every rank draws the same permutation; under DDP
@@ -96,12 +123,11 @@ class TensorLoader:
         self.rank = rank
         self.world_size = world_size
         self.drop_singleton = drop_singleton  # a last batch of 1 breaks BatchNorm in training
-        self.epoch = 0
 
-    def _indices(self) -> Tensor:
+    def _indices(self, epoch: int) -> Tensor:
         n = len(self.tensors[0])
         if self.shuffle:
-            g = torch.Generator().manual_seed(self.seed + self.epoch)
+            g = torch.Generator().manual_seed(self.seed + epoch)
             order = torch.randperm(n, generator=g)
         else:
             order = torch.arange(n)
@@ -118,12 +144,29 @@ class TensorLoader:
             batches -= 1
         return batches
 
-    def __iter__(self) -> Iterator[tuple[Tensor, ...]]:
-        order = self._indices()
-        self.epoch += 1
+    def epoch_batches(self, epoch: int) -> Iterator[tuple[Tensor, ...]]:
+        order = self._indices(epoch)
         for b in range(len(self)):
             idx = order[b * self.batch_size : (b + 1) * self.batch_size]
             yield tuple(t[idx] for t in self.tensors)
+
+
+class EpochSampler(DistributedSampler):
+    """The training sampler of file-backed data: seeded by ``seed + epoch`` (Lightning calls ``set_epoch``),
+    split over ranks like ``DistributedSampler`` (it is one, so Lightning keeps it under DDP), and able to
+    start an epoch after the samples a resumed run already trained on."""
+
+    def __init__(self, dataset: Dataset, seed: int, rank: int = 0, world_size: int = 1) -> None:
+        super().__init__(dataset, num_replicas=world_size, rank=rank, shuffle=True, seed=seed)
+        self._skip = 0
+
+    def resume(self, epoch: int, samples_done: int) -> None:
+        self.set_epoch(epoch)
+        self._skip = samples_done
+
+    def __iter__(self) -> Iterator[int]:
+        skip, self._skip = self._skip, 0
+        return itertools.islice(super().__iter__(), skip, None)
 
 
 class ZooDataModule(LightningDataModule):
@@ -155,6 +198,7 @@ class ZooDataModule(LightningDataModule):
         self.seed = seed
         self.splits: dict[str, Any] = {}
         self._card: dict[str, Any] = {}
+        self._resume_at: dict[str, int] | None = None  # the data position of a checkpoint being resumed
 
     # -- what the model learns from the data --------------------------------------------------
     @property
@@ -172,10 +216,37 @@ class ZooDataModule(LightningDataModule):
         return self._card
 
     def state_dict(self) -> dict[str, Any]:
-        return {"card": self._card}
+        return {"card": self._card, "position": self._position()}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self._card = dict(state_dict.get("card", {}))
+        self._resume_at = state_dict.get("position")
+        # Lightning warns that a mid-epoch checkpoint cannot place a loader without state_dict(); the zoo's
+        # loaders are placed from this position instead (``_resumed``), so for them the warning is wrong
+        warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before the epoch")
+
+    # -- the data order of a resumed run ------------------------------------------------------
+    def _position(self) -> dict[str, int] | None:
+        """Where the training data stands in a fit: the epoch and the batches of it already trained on."""
+        trainer = self.trainer
+        if trainer is None or trainer.state.fn != "fit":
+            return None
+        done = trainer.fit_loop.epoch_loop.batch_progress.current.processed
+        epoch = trainer.current_epoch
+        if done >= trainer.num_training_batches:  # the epoch is over: the next one starts at its first batch
+            epoch, done = epoch + 1, 0
+        return {"epoch": epoch, "batches": done}
+
+    def _resumed(self, loader: Any) -> Any:
+        """``loader`` placed where the checkpoint this fit resumes from left the data (once)."""
+        at, self._resume_at = self._resume_at, None
+        if at is None:
+            return loader
+        if isinstance(loader, EpochLoader):
+            loader.resume(at["epoch"], at["batches"])
+        elif isinstance(getattr(loader, "sampler", None), EpochSampler):
+            loader.sampler.resume(at["epoch"], at["batches"] * loader.batch_size)
+        return loader
 
     # -- splits -------------------------------------------------------------------------------
     def _split_parts(self, parts: dict[str, Any]) -> dict[str, Any]:
@@ -221,19 +292,19 @@ class ZooDataModule(LightningDataModule):
                 data, self.batch_size, shuffle=train, seed=self.seed, rank=rank, world_size=world, drop_singleton=train
             )
         assert isinstance(data, Dataset)
+        rank, world = self._dist()
         return DataLoader(
             data,
             batch_size=self.batch_size,
-            shuffle=train,
+            sampler=EpochSampler(data, self.seed, rank, world) if train else None,
             drop_last=train and len(data) % self.batch_size == 1,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             pin_memory=torch.cuda.is_available(),
-            generator=torch.Generator().manual_seed(self.seed) if train else None,
         )
 
     def train_dataloader(self) -> Any:
-        return self._loader("train")
+        return self._resumed(self._loader("train"))
 
     def val_dataloader(self) -> Any:
         return self._loader("val")

@@ -242,7 +242,7 @@ class TextClassificationDataModule(TextDataModule):
         }
 
     def train_dataloader(self) -> Any:
-        return self._token_loader("train", bucket=self.bucket)
+        return self._resumed(self._token_loader("train", bucket=self.bucket))
 
     def val_dataloader(self) -> Any:
         return self._token_loader("val")

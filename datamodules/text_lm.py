@@ -170,8 +170,10 @@ class LanguageModelDataModule(TextDataModule):
         stream = self._split("train")[0]
         rank, world = self._dist()
         windows = self.windows_per_epoch or max(1, len(stream) // self.max_seq_len)
-        return WindowLoader(
-            stream, self.max_seq_len, self.batch_size, windows, self.objective == "causal", self.seed, rank, world
+        return self._resumed(
+            WindowLoader(
+                stream, self.max_seq_len, self.batch_size, windows, self.objective == "causal", self.seed, rank, world
+            )
         )
 
     def val_dataloader(self) -> Any:

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 import torch
 from torch import Tensor
 
-from datamodules.base import TensorLoader
+from datamodules.base import EpochLoader, TensorLoader
 
 __all__ = ["IGNORE_INDEX", "TokenLoader", "WindowLoader", "mask_tokens"]
 
@@ -61,17 +61,16 @@ class TokenLoader(TensorLoader):
         self.bucket = bucket
         self.lengths = (self.tensors[self.token_tensors[0]] != pad_token_id).sum(1)
 
-    def batches(self) -> list[Tensor]:
-        """This epoch's batches of sample indices (advances the epoch)."""
-        order = self._indices()
-        self.epoch += 1
+    def batches(self, epoch: int) -> list[Tensor]:
+        """The batches of sample indices of ``epoch``."""
+        order = self._indices(epoch)
         size = self.batch_size
         if self.bucket and self.shuffle:
             batches: list[Tensor] = []
             for pool in order.split(size * _POOL):
                 pool = pool[self.lengths[pool].argsort(descending=True, stable=True)]
                 batches += list(pool.split(size))
-            g = torch.Generator().manual_seed(self.seed + 7919 * self.epoch)
+            g = torch.Generator().manual_seed(self.seed + 7919 * (epoch + 1))
             batches = [batches[i] for i in torch.randperm(len(batches), generator=g).tolist()]
         else:
             batches = list(order.split(size))
@@ -79,15 +78,15 @@ class TokenLoader(TensorLoader):
             batches = [b for b in batches if len(b) > 1] if self.drop_singleton else batches
         return batches[: len(self)]
 
-    def __iter__(self) -> Iterator[tuple[Tensor, ...]]:
-        for idx in self.batches():
+    def epoch_batches(self, epoch: int) -> Iterator[tuple[Tensor, ...]]:
+        for idx in self.batches(epoch):
             yield tuple(
                 trim(t[idx], self.pad_token_id) if i in self.token_tensors else t[idx]
                 for i, t in enumerate(self.tensors)
             )
 
 
-class WindowLoader:
+class WindowLoader(EpochLoader):
     """``windows`` random windows of ``length`` (+1 for next-token targets) tokens per epoch from a stream.
 
     Causal (``shift=True``) batches are ``(x, y)`` with ``y`` = ``x`` shifted one token; masked
@@ -112,14 +111,12 @@ class WindowLoader:
         self.ids, self.length, self.batch_size, self.shift = ids, length, batch_size, shift
         self.windows = math.ceil(windows / world_size)
         self.seed, self.rank, self.world_size = seed, rank, world_size
-        self.epoch = 0
 
     def __len__(self) -> int:
         return math.ceil(self.windows / self.batch_size)
 
-    def __iter__(self) -> Iterator[tuple[Tensor, ...]]:
-        g = torch.Generator().manual_seed(self.seed + 1_000_003 * self.epoch + self.rank)
-        self.epoch += 1
+    def epoch_batches(self, epoch: int) -> Iterator[tuple[Tensor, ...]]:
+        g = torch.Generator().manual_seed(self.seed + 1_000_003 * epoch + self.rank)
         span = self.length + int(self.shift)
         starts = torch.randint(0, len(self.ids) - span + 1, (self.windows,), generator=g)
         offsets = torch.arange(span)

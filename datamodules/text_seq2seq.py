@@ -179,7 +179,7 @@ class Seq2SeqDataModule(TextDataModule):
         }
 
     def train_dataloader(self) -> Any:
-        return self._token_loader("train", (0, 1), bucket=self.bucket)
+        return self._resumed(self._token_loader("train", (0, 1), bucket=self.bucket))
 
     def val_dataloader(self) -> Any:
         return self._token_loader("val", (0, 1))

@@ -18,15 +18,19 @@ What it adds to Lightning's CLI:
 from __future__ import annotations
 
 import inspect
+import sys
 from pathlib import Path
 from typing import Any
 
+import torch
 from jsonargparse import Namespace
 from lightning.pytorch import Trainer
 from lightning.pytorch.callbacks import BasePredictionWriter, Callback, ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI, SaveConfigCallback, instantiate_class
+from lightning.pytorch.plugins.io import CheckpointIO
 
 from datamodules.base import ZooDataModule
+from datamodules.errors import UserError
 from zoo.pretrained import load_checkpoint
 from zoo.tasks.base import ZooModule
 
@@ -105,6 +109,22 @@ def link_data_args(config: Namespace) -> None:
             )
 
 
+def _runs_folder(trainer: Namespace) -> Path:
+    """Where the runs of this trainer configuration keep their ``<version>/checkpoints`` folders."""
+    root = Path(trainer.get("default_root_dir") or ".")
+    logger = trainer.get("logger")
+    logger = logger[0] if isinstance(logger, list) and logger else logger
+    if logger is False:
+        return root  # no logger: <root>/checkpoints
+    if not isinstance(logger, Namespace):
+        return root / "lightning_logs"  # Lightning's default logger
+    args = logger.get("init_args") or Namespace()
+    save_dir = Path(args.get("save_dir") or root)
+    if logger.class_path.endswith("WandbLogger"):
+        return save_dir / (args.get("project") or "lightning_logs")
+    return save_dir / (args.get("name") or "lightning_logs")
+
+
 class LoggerSaveConfigCallback(SaveConfigCallback):
     """``config.yaml`` in the log directory, and the whole resolved config in every logger's run config."""
 
@@ -125,6 +145,8 @@ class ZooCLI(LightningCLI):
         import zoo.loggers  # noqa: F401
 
         kwargs.setdefault("save_config_kwargs", {"overwrite": True})
+        # the command line, to print the one that resumes a stopped run
+        self._command = [str(a) for a in args] if isinstance(args, (list, tuple)) else sys.argv[1:]
         super().__init__(
             ZooModule,
             ZooDataModule,
@@ -172,12 +194,16 @@ class ZooCLI(LightningCLI):
 
     # -- loading a checkpoint's hyperparameters, safely ----------------------------------------
     def _parse_ckpt_path(self) -> None:
-        """Like Lightning's, but honouring ``--weights_only`` and naming the opt-in when pickle is needed."""
+        """Like Lightning's, but honouring ``--weights_only``, naming the opt-in when pickle is needed, and
+        resolving ``--ckpt_path last`` to the newest ``last.ckpt`` of the runs under the logger's folder."""
         subcommand = self.config.get("subcommand")
         if not subcommand:
             return
         ckpt_path = self.config[subcommand].get("ckpt_path")
-        if not ckpt_path or ckpt_path in ("best", "last", "hpc", "registry") or not Path(ckpt_path).is_file():
+        if ckpt_path == "last":
+            ckpt_path = self._find_last(self.config[subcommand])
+            self.config[subcommand]["ckpt_path"] = ckpt_path
+        if not ckpt_path or ckpt_path in ("best", "hpc", "registry") or not Path(ckpt_path).is_file():
             return
         weights_only = self.config[subcommand].get("weights_only") is not False
         ckpt = load_checkpoint(ckpt_path, weights_only=weights_only)
@@ -187,6 +213,23 @@ class ZooCLI(LightningCLI):
         if "_class_path" in hparams:
             model = {"class_path": hparams.pop("_class_path"), "dict_kwargs": hparams}
             self.config = self.parser.parse_object({subcommand: {"model": model}}, self.config)
+
+    @staticmethod
+    def _find_last(config: Namespace) -> str:
+        """``--ckpt_path last``: the newest ``last.ckpt`` under this run's root and logger name, or an error."""
+        from callbacks.checkpoints import find_last_checkpoint
+        from lightning.pytorch.utilities import rank_zero_info
+
+        root = _runs_folder(config.trainer)
+        found = find_last_checkpoint(root)
+        if found is None:
+            raise UserError(
+                f"--ckpt_path last: no last.ckpt under {root} (the runs of this root directory and logger); "
+                "to start a new run, leave out --ckpt_path"
+            )
+        ckpt = torch.load(found, map_location="cpu", weights_only=True, mmap=True)
+        rank_zero_info(f"--ckpt_path last: resuming {found} (epoch {ckpt.get('epoch')}, step {ckpt.get('global_step')})")
+        return str(found)
 
     # -- data-aware arguments ------------------------------------------------------------------
     def before_instantiate_classes(self) -> None:
@@ -214,20 +257,14 @@ class ZooCLI(LightningCLI):
         extra: list[Callback] = []
         wants_checkpoints = config.get("enable_checkpointing") is not False and not config.get("fast_dev_run")
         if wants_checkpoints and not any(isinstance(c, ModelCheckpoint) for c in given):
-            extra.append(
-                ModelCheckpoint(
-                    monitor=self.model.monitor,
-                    mode=self.model.monitor_mode,
-                    save_last=True,
-                    filename="best-epoch{epoch}-step{step}",
-                    auto_insert_metric_name=False,
-                )
-            )
+            from callbacks import ZooCheckpoint
+
+            extra.append(ZooCheckpoint(monitor=self.model.monitor, mode=self.model.monitor_mode))
             if self.subcommand == "fit":
                 from callbacks import ExportBest
 
                 extra.append(ExportBest())
-        from callbacks import ConfusionMatrix, NonFiniteGuard
+        from callbacks import ConfusionMatrix, NonFiniteGuard, StopOnSignal
         from zoo.tasks import Classifier
 
         tests = self.subcommand == "test" or (self.subcommand == "fit" and self._get(self.config, "test_after_fit"))
@@ -235,6 +272,8 @@ class ZooCLI(LightningCLI):
             extra.append(ConfusionMatrix())
         if self.subcommand == "fit" and not any(isinstance(c, NonFiniteGuard) for c in given):
             extra.append(NonFiniteGuard())
+        if not any(isinstance(c, StopOnSignal) for c in given):
+            extra.append(StopOnSignal(command=self._command))
         if self.subcommand == "predict" and not any(isinstance(c, BasePredictionWriter) for c in given):
             from callbacks import PredictionWriter
 
@@ -245,6 +284,13 @@ class ZooCLI(LightningCLI):
         given = config.get("callbacks") or []
         given = given if isinstance(given, list) else [given]
         callbacks = [*callbacks, *self._default_callbacks([*given, *callbacks], config)]
+        config = dict(config)
+        plugins = config.get("plugins") or []
+        plugins = list(plugins) if isinstance(plugins, list) else [plugins]
+        if not any(isinstance(p, CheckpointIO) for p in plugins):
+            from callbacks import AtomicCheckpointIO
+
+            config["plugins"] = [*plugins, AtomicCheckpointIO()]  # a failed write keeps the previous file
         return super()._instantiate_trainer(config, callbacks)
 
 

@@ -13,10 +13,12 @@ from typing import Any, ClassVar, TypeVar, Unpack
 
 import torch
 from lightning.pytorch import LightningModule
+from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor, nn
 from torchmetrics import Metric
 
 from zoo.tasks.optim import OptimArgs, build_optimizer, build_scheduler, resolve_optim
+from zoo.tasks.resume import resume_fit, resume_state
 
 __all__ = ["ZooModule", "batch_inputs", "require"]
 
@@ -114,9 +116,20 @@ class ZooModule(LightningModule):
             # logger run ids (W&B), so that resuming from this checkpoint continues the same run
             "run_ids": {type(lg).__name__: str(lg.version) for lg in self.loggers if lg.version is not None},
         }
+        if self._trainer is not None and self.trainer.state.fn == "fit":
+            checkpoint["zoo"]["resume"] = resume_state(self.trainer, self.monitor)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.data_card = dict(checkpoint.get("zoo", {}).get("data_card", {}))
+        loops = checkpoint.get("loops", {}).get("fit_loop", {})
+        self._resume = checkpoint.get("zoo", {}).get("resume"), loops.get("epoch_progress", {}).get("total", {})
+
+    def on_train_start(self) -> None:
+        # after the sanity check, whose sampling must not move the random streams
+        (state, epochs), self._resume = getattr(self, "_resume", (None, None)), (None, None)
+        if self.trainer.ckpt_path is not None and epochs is not None:
+            for line in resume_fit(self.trainer, state, epochs, self.total_steps()):
+                rank_zero_info(f"Resumed at epoch {self.current_epoch}, step {self.global_step}: {line}")
 
     # -- optimisation ------------------------------------------------------------------------
     def param_groups(self) -> list[dict[str, Any]]:

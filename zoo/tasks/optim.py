@@ -9,13 +9,16 @@ Defaults (``DEFAULT_OPTIM``): AdamW, linear warmup over 5% of the steps, then co
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterable
 from typing import Any, Literal, TypedDict
 
 import torch
 from torch import nn
 
-__all__ = ["OptimArgs", "DEFAULT_OPTIM", "resolve_optim", "build_optimizer", "build_scheduler", "WarmupCosine"]
+__all__ = [
+    "OptimArgs", "DEFAULT_OPTIM", "resolve_optim", "build_optimizer", "build_scheduler", "replan_schedule", "WarmupCosine"
+]
 
 OptimizerName = Literal["adamw", "adam", "sgd"]
 SchedulerName = Literal["warmup_cosine", "cosine", "onecycle", "exponential", "plateau", "constant"]
@@ -113,8 +116,14 @@ class WarmupCosine:
 
     def __init__(self, warmup_steps: int, total_steps: int, min_ratio: float = 0.0) -> None:
         self.warmup_steps = warmup_steps
+        self.planned_steps = total_steps  # the fit's optimizer steps when the schedule was planned
         self.total_steps = max(total_steps, warmup_steps + 1)
         self.min_ratio = min_ratio
+
+    def replan(self, total_steps: int) -> None:
+        """Decay toward a new end: the warm-up is kept, the cosine now ends at ``total_steps``."""
+        self.planned_steps = total_steps
+        self.total_steps = max(total_steps, self.warmup_steps + 1)
 
     def __call__(self, step: int) -> float:
         if step < self.warmup_steps:
@@ -136,13 +145,11 @@ def build_scheduler(
     sched = torch.optim.lr_scheduler
     if name == "constant":
         return None
-    if name == "warmup_cosine":
+    if name in ("warmup_cosine", "cosine"):  # cosine: no warm-up (a closed form, so a resume can re-plan it)
         min_ratio = optim["min_lr"] / optim["lr"] if optim["lr"] else 0.0
-        fn = WarmupCosine(round(optim["warmup_ratio"] * total_steps), total_steps, min_ratio)
+        warmup = round(optim["warmup_ratio"] * total_steps) if name == "warmup_cosine" else 0
+        fn = WarmupCosine(warmup, total_steps, min_ratio)
         return {"scheduler": sched.LambdaLR(optimizer, fn), "interval": "step"}
-    if name == "cosine":
-        cosine = sched.CosineAnnealingLR(optimizer, total_steps, eta_min=optim["min_lr"])
-        return {"scheduler": cosine, "interval": "step"}
     if name == "onecycle":
         max_lr = [g["lr"] for g in optimizer.param_groups]
         total_steps = max(total_steps, 10)  # its phases need a few steps (fast_dev_run has one)
@@ -154,3 +161,48 @@ def build_scheduler(
     # plateau: watches the task's validation metric, once per epoch
     plateau = sched.ReduceLROnPlateau(optimizer, mode=monitor_mode, factor=optim["gamma"], patience=optim["patience"])
     return {"scheduler": plateau, "interval": "epoch", "monitor": monitor}
+
+
+def replan_schedule(scheduler: Any, total_steps: int) -> str | None:
+    """Re-plan a restored per-step schedule for a fit of ``total_steps`` optimizer steps (a resume with a
+    longer or shorter budget); ``None`` when it already ends there or has no planned end.
+
+    The rule: the schedule is planned anew for the new number of steps and continues from the current
+    step (warm-up kept; the cosine, or one-cycle's phases, now end at the new last step). Without it a
+    longer resume would go on at the learning rate of the old end, 0 for a cosine.
+    """
+    step = scheduler.last_epoch
+    total_steps = max(int(total_steps), 1)
+    sched = torch.optim.lr_scheduler
+    if isinstance(scheduler, sched.LambdaLR) and all(isinstance(f, WarmupCosine) for f in scheduler.lr_lambdas):
+        planned = scheduler.lr_lambdas[0].planned_steps
+        if planned == total_steps:
+            return None
+        for fn in scheduler.lr_lambdas:
+            fn.replan(total_steps)
+    elif isinstance(scheduler, sched.OneCycleLR):
+        planned = scheduler.total_steps
+        total_steps = max(total_steps, 10)  # as build_scheduler
+        if planned == total_steps:
+            return None
+        for phase in scheduler._schedule_phases:  # phase ends scale with the length
+            phase["end_step"] = round((phase["end_step"] + 1) * total_steps / planned) - 1
+        scheduler._schedule_phases[-1]["end_step"] = total_steps - 1
+        scheduler.total_steps = total_steps
+    else:
+        return None
+    if isinstance(scheduler, sched.LambdaLR):
+        lrs = [base * fn(step) for base, fn in zip(scheduler.base_lrs, scheduler.lr_lambdas)]
+    elif step < scheduler.total_steps:
+        with warnings.catch_warnings():  # get_lr outside step() warns; here it is the closed form we want
+            warnings.simplefilter("ignore")
+            lrs = scheduler.get_lr()
+    else:
+        lrs = [group["lr"] for group in scheduler.optimizer.param_groups]
+    for group, lr in zip(scheduler.optimizer.param_groups, lrs):
+        group["lr"] = lr
+    scheduler._last_lr = list(lrs)
+    return (
+        f"the schedule ({type(scheduler).__name__}) was planned for {planned} optimizer steps and this fit has "
+        f"{total_steps}: re-planned to end at step {total_steps}, continuing from step {step} at lr {lrs[0]:.3g}"
+    )
