@@ -69,7 +69,7 @@ class ZooCheckpoint(ModelCheckpoint):
         """Write ``last.ckpt`` (the whole state of the fit, as of now) and return its path."""
         path = os.path.join(self.dirpath, LAST)
         self.last_model_path = path  # before saving: it is part of the saved state
-        trainer.save_checkpoint(path)
+        trainer.save_checkpoint(path, weights_only=False)
         return path
 
 

@@ -115,7 +115,8 @@ class StopOnSignal(Callback):
         ckpt = trainer.checkpoint_callback
         path = ckpt.write_last(trainer) if isinstance(ckpt, ZooCheckpoint) else None
         batch = trainer.fit_loop.epoch_loop.batch_progress.current.processed
-        where = f"epoch {trainer.current_epoch}, step {trainer.global_step} (batch {batch} of {trainer.num_training_batches})"
+        where = f"epoch {trainer.current_epoch}, step {trainer.global_step}"
+        where += f" (batch {batch} of {trainer.num_training_batches})"
         if path is None:
             self._say(trainer, f"Stopped by {self._name()} at {where}; checkpointing is off, nothing was saved")
         else:

@@ -23,7 +23,15 @@ from lightning.pytorch import LightningDataModule
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
-__all__ = ["ZooDataModule", "EpochLoader", "EpochSampler", "TensorLoader", "check_fractions", "natural_key", "split_indices"]
+__all__ = [
+    "ZooDataModule",
+    "EpochLoader",
+    "EpochSampler",
+    "TensorLoader",
+    "check_fractions",
+    "natural_key",
+    "split_indices",
+]
 
 
 def natural_key(label: str) -> tuple[int, float | str]:

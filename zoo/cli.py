@@ -217,8 +217,9 @@ class ZooCLI(LightningCLI):
     @staticmethod
     def _find_last(config: Namespace) -> str:
         """``--ckpt_path last``: the newest ``last.ckpt`` under this run's root and logger name, or an error."""
-        from callbacks.checkpoints import find_last_checkpoint
         from lightning.pytorch.utilities import rank_zero_info
+
+        from callbacks.checkpoints import find_last_checkpoint
 
         root = _runs_folder(config.trainer)
         found = find_last_checkpoint(root)
@@ -228,7 +229,8 @@ class ZooCLI(LightningCLI):
                 "to start a new run, leave out --ckpt_path"
             )
         ckpt = torch.load(found, map_location="cpu", weights_only=True, mmap=True)
-        rank_zero_info(f"--ckpt_path last: resuming {found} (epoch {ckpt.get('epoch')}, step {ckpt.get('global_step')})")
+        where = f"epoch {ckpt.get('epoch')}, step {ckpt.get('global_step')}"
+        rank_zero_info(f"--ckpt_path last: resuming {found} ({where})")
         return str(found)
 
     # -- data-aware arguments ------------------------------------------------------------------

@@ -17,7 +17,13 @@ import torch
 from torch import nn
 
 __all__ = [
-    "OptimArgs", "DEFAULT_OPTIM", "resolve_optim", "build_optimizer", "build_scheduler", "replan_schedule", "WarmupCosine"
+    "OptimArgs",
+    "DEFAULT_OPTIM",
+    "resolve_optim",
+    "build_optimizer",
+    "build_scheduler",
+    "replan_schedule",
+    "WarmupCosine",
 ]
 
 OptimizerName = Literal["adamw", "adam", "sgd"]
