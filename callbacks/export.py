@@ -14,7 +14,8 @@ __all__ = ["ExportBest"]
 
 
 class ExportBest(Callback):
-    """At the end of ``fit``, write the best checkpoint's weights as ``model.safetensors`` + ``config.yaml``.
+    """At the end of ``fit`` (or when a signal stops it), write the best checkpoint's weights as
+    ``model.safetensors`` + ``config.yaml``.
 
     Args:
         dirname: folder created beside the ``checkpoints`` folder.
@@ -23,6 +24,12 @@ class ExportBest(Callback):
     def __init__(self, dirname: str = "pretrained") -> None:
         self.dirname = dirname
         self.path: Path | None = None
+
+    def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
+        from callbacks.signals import FitStopped
+
+        if isinstance(exception, FitStopped):  # a fit stopped by a signal: the best model so far is exported too
+            self.on_fit_end(trainer, pl_module)
 
     def on_fit_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         ckpt = trainer.checkpoint_callback

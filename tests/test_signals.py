@@ -56,6 +56,7 @@ def test_sigterm_saves_the_exact_point_and_the_printed_command_resumes_to_the_sa
     assert 30 <= state["global_step"] < 120  # after the first epoch, before the end
     assert f"Stopped by SIGTERM at epoch {state['epoch']}, step {state['global_step']}" in stopped.stderr
     assert f"saved {ckpt}" in stopped.stderr
+    assert (tmp_path / "stopped" / "pretrained" / "model.safetensors").is_file()  # the best so far, exported
     assert "Traceback" not in stopped.stderr
     resume = stopped.stderr.split("Resume with: ", 1)[1].splitlines()[0]
     args = shlex.split(resume)
