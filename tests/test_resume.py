@@ -134,6 +134,32 @@ def test_a_full_disk_while_writing_last_ckpt_leaves_the_previous_one_intact(tmp_
     assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir() if p.name.startswith(".")) == []
 
 
+FULL_DISK = """
+import resource, signal, sys, torch
+from zoo.cli import cli_main
+trainer = cli_main(["--config", "configs/quickstart.yaml", "--trainer.logger=false"], run=False).trainer
+io, path = trainer.strategy.checkpoint_io, sys.argv[1]
+io.save_checkpoint({"step": 1, "w": torch.zeros(10)}, path)
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (4096, resource.RLIM_INFINITY))
+try:
+    io.save_checkpoint({"step": 2, "w": torch.zeros(100_000)}, path)
+except (OSError, RuntimeError) as error:  # torch.save's zip writer reports the failed write as a RuntimeError
+    print("write failed:", type(error).__name__)
+"""
+
+
+def test_the_trainers_checkpoint_writes_are_atomic_on_a_full_disk(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "last.ckpt"
+    run = subprocess.run([sys.executable, "-c", FULL_DISK, str(path)], cwd=CONFIGS.parent, capture_output=True)
+    assert b"write failed" in run.stdout, run.stderr[-2000:]
+    assert torch.load(path, weights_only=True)["step"] == 1  # the previous file, whole
+    assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]  # no temporary file left
+
+
 def test_an_error_while_serialising_keeps_the_previous_checkpoint_and_no_temporary_file(tmp_path: Path) -> None:
     from callbacks import AtomicCheckpointIO
 
