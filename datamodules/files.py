@@ -69,7 +69,7 @@ def read_table(table: Path, kind: FileKind) -> Labelled:
     """
     from datamodules.tabular import read_table as read_frame
 
-    frame = read_frame(table)
+    frame = read_frame(table, option=None)  # no encoding setting: a manifest of file names is UTF-8
     for column in (kind.file_column, "label"):
         if column not in frame.columns:
             raise UserError(

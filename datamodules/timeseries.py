@@ -381,6 +381,7 @@ class ForecastingDataModule(ZooDataModule):
         predict_path: a file of recent history (same columns) for ``predict``.
         predict_origins: ``last`` forecasts the ``horizon`` steps after the file's end; ``all`` forecasts
             from every origin with a full lookback (a backtest of the file).
+        encoding: text encoding of CSV / TSV files (``latin-1``, ``cp1252`` ... for files not in UTF-8).
     """
 
     modality = "timeseries"
@@ -400,6 +401,7 @@ class ForecastingDataModule(ZooDataModule):
         missing: Missing | None = None,
         predict_path: str | None = None,
         predict_origins: PredictOrigins = "last",
+        encoding: str = "utf-8",
         batch_size: int = 64,
         num_workers: int = 0,
         val_fraction: float = 0.1,
@@ -421,7 +423,7 @@ class ForecastingDataModule(ZooDataModule):
         self.covariates = list(covariates or [])
         self.lookback, self.horizon, self.season = lookback, horizon, season
         self.scaler, self.stride, self.missing = scaler, stride, missing
-        self.predict_path, self.predict_origins = predict_path, predict_origins
+        self.predict_path, self.predict_origins, self.encoding = predict_path, predict_origins, encoding
         self.times: pd.Series | None = None  # after setup: the sorted time stamps
         self.values: np.ndarray | None = None  # after setup: (N, input_size), filled as ``missing`` says
         self.observed: np.ndarray | None = None  # after setup: (N, input_size), False where a value was missing
@@ -444,7 +446,7 @@ class ForecastingDataModule(ZooDataModule):
         if self.path:
             from datamodules.tabular import read_table
 
-            frame = read_table(self.path)
+            frame = read_table(self.path, self.encoding)
             if not self.time_column:
                 raise UserError(
                     f"{self.path}: say which column holds the time stamps with --data.time_column "
@@ -622,7 +624,7 @@ class ForecastingDataModule(ZooDataModule):
         from datamodules.tabular import read_table
 
         card = self._card
-        frame = read_table(self.predict_path)
+        frame = read_table(self.predict_path, self.encoding)
         self.time_column = card["time_column"]
         times, raw = self._checked(frame, card["columns"], self.predict_path, self.predict_path)
         lookback = card["lookback"]
