@@ -354,16 +354,16 @@ def test_csv_with_header_and_bad_values(tmp_path: Path) -> None:
 
 
 def test_missing_and_unsupported_files(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="nothing.ts"):
+    with pytest.raises(UserError, match="nothing.ts"):
         SeriesClassificationDataModule(path=str(tmp_path / "nothing.ts")).data_args()
     (tmp_path / "x.arff").write_text("@relation x\n")
     with pytest.raises(ValueError, match=r"x.arff: unsupported series format"):
         SeriesClassificationDataModule(path=str(tmp_path / "x.arff")).data_args()
     (tmp_path / "binary.ts").write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")
-    with pytest.raises(ValueError, match=r"binary.ts: not a text .ts file"):
+    with pytest.raises(UserError, match=r"binary.ts, line 1: not utf-8 text \(byte 0x89 at byte offset 0\)"):
         SeriesClassificationDataModule(path=str(tmp_path / "binary.ts")).data_args()
     (tmp_path / "empty").mkdir()
-    with pytest.raises(FileNotFoundError, match=r"empty: no <Name>_TRAIN"):
+    with pytest.raises(UserError, match=r"empty: no <Name>_TRAIN"):
         SeriesClassificationDataModule(path=str(tmp_path / "empty")).data_args()
 
 
