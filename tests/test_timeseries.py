@@ -235,6 +235,20 @@ def test_predict_reads_recent_history_and_names_the_origin(tmp_path: Path) -> No
         dm.predict_dataloader()
 
 
+def test_missing_values_in_the_predict_history_follow_the_same_policy(tmp_path: Path) -> None:
+    csv = write_series(tmp_path / "train.csv")
+    recent = with_missing_sales(tmp_path / "recent.csv", 30, slice(25, 26))
+    dm = ForecastingDataModule(path=str(csv), time_column="date", target="sales", lookback=12, horizon=6,
+                               predict_path=str(recent))
+    dm.setup("fit")
+    with pytest.raises(UserError, match=r"recent\.csv: column 'sales' is empty at 1 data row\(s\): 26 \(2002-02-01\)"):
+        dm.predict_dataloader()
+    dm.missing = "interpolate"
+    with pytest.warns(UserWarning, match="1 missing value"):
+        (past,) = next(iter(dm.predict_dataloader()))
+    assert not torch.isnan(past).any()
+
+
 def test_embedded_series_load_offline() -> None:
     co2 = load_embedded_series("co2")
     assert len(co2) == 526 and co2["co2"].isna().sum() == 5  # months without a weekly reading
