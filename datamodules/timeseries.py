@@ -40,8 +40,6 @@ Embedded series (statsmodels' bundled data, no network; read lazily):
 
 from __future__ import annotations
 
-import itertools
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -53,23 +51,23 @@ from torch import Tensor
 
 from datamodules.base import TensorLoader, ZooDataModule, check_fractions
 from datamodules.errors import UserError
+from datamodules.timeseries_table import (
+    Missing,
+    describe_missing,
+    fill_missing,
+    read_series_frame,
+    regularise,
+    time_label,
+    windows_without,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = [
-    "EMBEDDED_SERIES",
-    "ForecastingDataModule",
-    "Missing",
-    "WindowLoader",
-    "load_embedded_series",
-    "read_series_frame",
-    "regular_grid",
-]
+__all__ = ["EMBEDDED_SERIES", "ForecastingDataModule", "WindowLoader", "load_embedded_series"]
 
 EmbeddedSeries = Literal["co2", "sunspots", "nile", "elnino"]
 PredictOrigins = Literal["last", "all"]
-Missing = Literal["error", "interpolate", "ffill", "drop"]
 _MISSING_FIX = (
     "set --data.missing interpolate (linear in time), ffill (carry the last value forward) or drop "
     "(leave out the windows that touch them)"
@@ -118,194 +116,6 @@ def load_embedded_series(name: str) -> pd.DataFrame:
     return pd.DataFrame({"date": dates, "temperature": values.reshape(-1)})
 
 
-def _parse_time(column: pd.Series, source: str, name: str) -> pd.Series:
-    """Numbers (years, step indices) stay numbers; anything else must parse as dates."""
-    import pandas as pd
-
-    if column.isna().any():
-        row = int(np.flatnonzero(column.isna().to_numpy())[0])
-        raise UserError(f"{source}: time column {name!r} is empty at data row {row + 1}")
-    if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_datetime64_any_dtype(column):
-        return column
-    numbers = pd.to_numeric(column, errors="coerce")
-    if numbers.notna().all():
-        return numbers
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # "could not infer format": we check the result
-        dates = pd.to_datetime(column, errors="coerce", format="mixed")
-    if dates.isna().any():
-        row = int(np.flatnonzero(dates.isna().to_numpy())[0])
-        raise UserError(
-            f"{source}: time column {name!r} holds {column.iloc[row]!r} at data row {row + 1}, "
-            "which is neither a number nor a date"
-        )
-    return dates
-
-
-def _numeric_columns(frame: pd.DataFrame, columns: list[str], source: str) -> np.ndarray:
-    """``(N, len(columns))`` float64; a value that is not a number is an error naming it."""
-    import pandas as pd
-
-    out = np.empty((len(frame), len(columns)))
-    for j, name in enumerate(columns):
-        raw = frame[name]
-        numbers = pd.to_numeric(raw, errors="coerce")
-        bad = numbers.isna() & raw.notna()
-        if bad.any():
-            row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise UserError(
-                f"{source}: column {name!r} holds {raw.iloc[row]!r} at data row {row + 1}, which is not a number"
-            )
-        if numbers.isna().all():
-            raise UserError(f"{source}: column {name!r} has no values")
-        out[:, j] = numbers.to_numpy(dtype=float)
-    return out
-
-
-def read_series_frame(
-    frame: pd.DataFrame, time_column: str, columns: list[str], source: str
-) -> tuple[pd.Series, np.ndarray, np.ndarray]:
-    """Check, parse and sort a series table.
-
-    Returns (times, values ``(N, len(columns))`` with NaN for empty cells, each row's 1-based data
-    row in the file). Duplicate time stamps are an error naming them.
-    """
-    if time_column not in frame.columns:
-        raise UserError(
-            f"{source}: time column {time_column!r} not found; columns are {list(frame.columns)} "
-            "(set --data.time_column)"
-        )
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise UserError(
-            f"{source}: column(s) {missing} not found; columns are {list(frame.columns)} "
-            "(set --data.target / --data.covariates)"
-        )
-    times = _parse_time(frame[time_column], source, time_column)
-    values = _numeric_columns(frame, columns, source)
-    order = np.argsort(times.to_numpy(), kind="stable")  # newest-first files are common: sort
-    times = times.iloc[order].reset_index(drop=True)
-    values, rows = values[order], order + 1
-    duplicated = times.duplicated(keep=False).to_numpy()
-    if duplicated.any():
-        stamps = times[duplicated].drop_duplicates()
-        shown = ", ".join(
-            f"{_time_label(t)} (data rows {', '.join(str(r) for r in rows[duplicated][times[duplicated] == t])})"
-            for t in stamps.iloc[:3]
-        )
-        raise UserError(
-            f"{source}: {len(stamps)} time stamp(s) of {time_column!r} occur more than once: {shown}"
-            f"{' ...' if len(stamps) > 3 else ''}; keep one row per time stamp"
-        )
-    return times, values, rows
-
-
-def regular_grid(times: pd.Series) -> tuple[pd.Series, str] | None:
-    """The regular spacing ``times`` lie on, with every stamp it skips: (the full grid, the spacing's name).
-
-    Dates try calendar spacings (years, quarters, months, business days), then a fixed step (the
-    smallest difference); numbers a fixed step. ``None`` when the stamps are irregular (no grid
-    of at most twice their number holds them all): gaps cannot be told apart from the spacing.
-    """
-    import pandas as pd
-    from pandas.tseries.frequencies import to_offset
-
-    n = len(times)
-    if n < 2:
-        return times, "one step"
-    if pd.api.types.is_datetime64_any_dtype(times):
-        index = pd.DatetimeIndex(times)
-        step = (index[1:] - index[:-1]).min()
-        # calendar spacings, coarsest first (anchored ones need the first stamp on their grid), then a fixed step
-        calendar = ["YS", "YE", "QS", "QE", "MS", "ME", pd.DateOffset(years=1), pd.DateOffset(months=3),
-                    pd.DateOffset(months=1), "B"]
-        for freq in [*calendar, step]:
-            if isinstance(freq, pd.Timedelta) and ((index - index[0]) % freq != pd.Timedelta(0)).any():
-                continue
-            grid = pd.date_range(index[0], index[-1], freq=freq)
-            if len(grid) <= 2 * n and index.isin(grid).all():
-                name = freq if isinstance(freq, str) else to_offset(freq).freqstr.removeprefix("<").removesuffix(">")
-                return pd.Series(grid.as_unit(index.unit)), name
-        return None
-    t = times.to_numpy(dtype=float)
-    step = float(np.diff(t).min())
-    k = (t - t[0]) / step
-    if not np.allclose(k, np.round(k)) or k[-1] + 1 > 2 * n:
-        return None
-    grid = t[0] + step * np.arange(round(k[-1]) + 1)
-    return pd.Series(grid.astype(times.dtype)), f"a step of {step:g}"
-
-
-def _regularise(
-    times: pd.Series, values: np.ndarray, rows: np.ndarray
-) -> tuple[pd.Series, np.ndarray, np.ndarray, str | None]:
-    """Put the series on its regular grid: skipped stamps become rows of NaN (data row 0).
-
-    Returns (times, values, rows, the spacing's name; ``None`` for irregular stamps, left as they are).
-    """
-    found = regular_grid(times)
-    if found is None:
-        return times, values, rows, None
-    grid, name = found
-    if len(grid) == len(times):
-        return times, values, rows, name
-    position = np.searchsorted(grid.to_numpy(), times.to_numpy())
-    full = np.full((len(grid), values.shape[1]), np.nan)
-    full[position] = values
-    full_rows = np.zeros(len(grid), dtype=int)
-    full_rows[position] = rows
-    return grid, full, full_rows, name
-
-
-def _describe_missing(
-    times: pd.Series, values: np.ndarray, rows: np.ndarray, columns: list[str], spacing: str | None, time: str
-) -> str:
-    """What is missing: empty cells per column (count, first data rows and their stamps) and gaps."""
-    parts = []
-    in_file = rows > 0
-    for j, name in enumerate(columns):
-        empty = np.flatnonzero(np.isnan(values[:, j]) & in_file)
-        if len(empty):
-            shown = ", ".join(f"{rows[i]} ({_time_label(times.iloc[i])})" for i in empty[:5])
-            more = " ..." if len(empty) > 5 else ""
-            parts.append(f"column {name!r} is empty at {len(empty)} data row(s): {shown}{more}")
-    skipped = np.flatnonzero(~in_file)
-    if len(skipped):
-        starts = skipped[np.r_[True, np.diff(skipped) > 1]]  # first skipped step of each gap
-        ends = skipped[np.r_[np.diff(skipped) > 1, True]]
-        shown = ", ".join(
-            f"{e - s + 1} after {_time_label(times.iloc[s - 1])}" for s, e in zip(starts[:5], ends[:5])
-        )
-        parts.append(
-            f"{time!r} skips {len(skipped)} time stamp(s) of its regular spacing ({spacing}) in "
-            f"{len(starts)} gap(s): {shown}{' ...' if len(starts) > 5 else ''}"
-        )
-    return "; ".join(parts)
-
-
-def _fill(values: np.ndarray, bounds: list[int], how: Missing) -> np.ndarray:
-    """Fill NaN by ``how`` inside each part ``[bounds[i], bounds[i+1])``; ``drop`` (and ``error``) keep them.
-
-    ``interpolate`` is linear inside a part; then (both) the last earlier value is carried forward
-    and a series that starts with missing values takes its first observed one.
-    """
-    import pandas as pd
-
-    if how in ("drop", "error") or not np.isnan(values).any():
-        return values.astype(np.float32)
-    parts = [pd.DataFrame(values[a:b]) for a, b in itertools.pairwise(bounds)]
-    if how == "interpolate":
-        parts = [part.interpolate(limit_area="inside") for part in parts]
-    filled = pd.concat(parts).ffill().bfill()
-    return filled.to_numpy(dtype=np.float32, copy=True)
-
-
-def _windows_without(bad: np.ndarray, origins: np.ndarray, start: int, stop: int) -> np.ndarray:
-    """The origins whose steps ``[origin + start, origin + stop)`` hold no ``bad`` step."""
-    count = np.concatenate([[0], np.cumsum(bad)])
-    return origins[count[origins + stop] - count[origins + start] == 0]
-
-
 def _season_of(times: pd.Series) -> int:
     """Steps per year-long cycle, from the spacing of date stamps (12 for monthly); 1 if unknown."""
     import pandas as pd
@@ -320,11 +130,6 @@ def _season_of(times: pd.Series) -> int:
         if freq.startswith(prefix):
             return season
     return 24 if freq.startswith("H") else 1
-
-
-def _time_label(value: Any) -> str:
-    text = str(value)
-    return text.removesuffix(" 00:00:00")
 
 
 class WindowLoader(TensorLoader):
@@ -478,12 +283,12 @@ class ForecastingDataModule(ZooDataModule):
     ) -> tuple[pd.Series, np.ndarray]:
         """Read, sort and regularise ``frame``; missing values: an error, or reported and left to the policy."""
         times, values, rows = read_series_frame(frame, self.time_column, columns, source)
-        times, values, rows, spacing = _regularise(times, values, rows)
+        times, values, rows, spacing = regularise(times, values, rows)
         if spacing is None:
             rank_zero_warn(f"{source}: the time stamps of {self.time_column!r} have no regular spacing: "
                            "gaps cannot be detected, the rows are taken as consecutive steps")
         if np.isnan(values).any():
-            what = _describe_missing(times, values, rows, columns, spacing, self.time_column)
+            what = describe_missing(times, values, rows, columns, spacing, self.time_column)
             policy = self._policy(path)
             if policy == "error":
                 raise UserError(f"{source}: {what}; {_MISSING_FIX}")
@@ -518,7 +323,7 @@ class ForecastingDataModule(ZooDataModule):
         times, raw, columns = self._read()
         bounds = self._split_bounds(len(raw))
         policy = self._policy(self.path)
-        values = _fill(raw, [0, *bounds], policy)
+        values = fill_missing(raw, [0, *bounds], policy)
         train = values[: bounds[0]]
         if self.scaler == "zscore":
             std = np.nanstd(train, 0)
@@ -549,7 +354,7 @@ class ForecastingDataModule(ZooDataModule):
             "season": self.season,
             "scaler": {"kind": self.scaler, "loc": loc.tolist(), "scale": scale.tolist()},
             "parts": {
-                name: [_time_label(times.iloc[a]), _time_label(times.iloc[b - 1])] if b > a else []
+                name: [time_label(times.iloc[a]), time_label(times.iloc[b - 1])] if b > a else []
                 for name, a, b in zip(("train", "val", "test"), starts, ends)
             },
         }
@@ -563,9 +368,9 @@ class ForecastingDataModule(ZooDataModule):
         kept = {}
         for name, o in origins.items():
             if policy == "drop":
-                o = _windows_without(~observed.all(1), o, -lb, h)
+                o = windows_without(~observed.all(1), o, -lb, h)
             if name != "train":
-                o = _windows_without(~observed[:, :t].all(1), o, 0, h)
+                o = windows_without(~observed[:, :t].all(1), o, 0, h)
             if len(o) < len(origins[name]):
                 left = len(origins[name]) - len(o)
                 why = "they touch a missing value" if policy == "drop" else "their future holds a filled target"
@@ -633,14 +438,14 @@ class ForecastingDataModule(ZooDataModule):
                 f"{self.predict_path}: {len(raw)} rows, fewer than the model's lookback of {lookback} steps"
             )
         policy = self._policy(self.predict_path)
-        self._predict_series = torch.from_numpy(_fill(raw, [0, len(raw)], policy))
+        self._predict_series = torch.from_numpy(fill_missing(raw, [0, len(raw)], policy))
         origins = np.arange(lookback, len(raw) + 1) if self.predict_origins == "all" else np.array([len(raw)])
         if policy == "drop":
-            origins = _windows_without(np.isnan(raw).any(1), origins, -lookback, 0)
+            origins = windows_without(np.isnan(raw).any(1), origins, -lookback, 0)
             if not len(origins):
                 raise UserError(f"{self.predict_path}: every window of the last {lookback} steps holds a missing "
                                 "value (missing=drop); fill them with --data.missing interpolate or ffill")
-        self._predict_ids = [_time_label(times.iloc[o - 1]) for o in origins]
+        self._predict_ids = [time_label(times.iloc[o - 1]) for o in origins]
         self.splits["predict"] = (torch.from_numpy(origins).long(),)
         return self._loader("predict")
 

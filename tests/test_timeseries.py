@@ -17,6 +17,7 @@ from datamodules.errors import UserError
 from datamodules.timeseries import ForecastingDataModule, load_embedded_series
 from datamodules.timeseries_classification import SeriesClassificationDataModule, cylinder_bell_funnel
 from datamodules.timeseries_formats import read_ts
+from datamodules.timeseries_table import regular_grid
 
 
 # -- forecasting --------------------------------------------------------------------------------
@@ -166,6 +167,23 @@ def test_a_gap_in_a_numeric_time_column_is_detected(tmp_path: Path) -> None:
     pd.DataFrame({"year": years, "flow": np.sin(np.arange(99))}).to_csv(csv, index=False)
     with pytest.raises(UserError, match=r"skips 1 time stamp\(s\) of its regular spacing \(a step of 1\).*after 1949"):
         ForecastingDataModule(path=str(csv), time_column="year").setup("fit")
+
+
+@pytest.mark.parametrize(
+    ("freq", "name"),
+    [("MS", "MS"), ("ME", "ME"), ("QS", "QS"), ("YS", "YS"), ("B", "B"), ("D", "24h"), ("h", "h"), ("15min", "15min"),
+     (pd.DateOffset(months=1), "DateOffset: months=1")],  # the last: monthly on the 15th
+)
+def test_regular_grid_finds_the_spacing_and_the_stamps_a_gap_skips(freq: object, name: str) -> None:
+    stamps = pd.Series(pd.date_range("2001-01-15" if name.startswith("Date") else "2001-01-01", periods=40, freq=freq))
+    grid, spacing = regular_grid(stamps.drop(index=range(10, 17)).reset_index(drop=True))
+    assert spacing == name and grid.tolist() == stamps.tolist()
+
+
+def test_irregular_stamps_have_no_grid() -> None:
+    assert regular_grid(pd.Series([0.0, 0.5, 1.7, 2.0])) is None
+    odd = [pd.Timestamp("2001-01-01"), pd.Timestamp("2001-01-02 07:00"), pd.Timestamp("2001-03-09")]
+    assert regular_grid(pd.Series(odd)) is None
 
 
 def test_duplicate_time_stamps_are_named_with_their_rows(tmp_path: Path) -> None:
