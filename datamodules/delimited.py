@@ -30,7 +30,7 @@ def decode_text(path: str | Path, encoding: str = "utf-8", option: str | None = 
     path = Path(path)
     data = path.read_bytes()
     try:
-        return data.decode(encoding)
+        return data.decode(encoding).removeprefix("\ufeff")  # a byte-order mark (Excel's UTF-8) is no text
     except LookupError:
         raise UserError(f"{path}: unknown text encoding {encoding!r}; set {option or 'the encoding'} to a "
                         "Python codec name (utf-8, latin-1, cp1252, ...)") from None

@@ -57,7 +57,7 @@ _MIN_TOPIC_SENTENCES = 40
 # -- the user's files --------------------------------------------------------------------------------
 def _read_jsonl(path: Path, encoding: str) -> list[dict[str, Any]]:
     rows = []
-    for number, line in enumerate(decode_text(path, encoding).splitlines(), 1):
+    for number, line in enumerate(decode_text(path, encoding).split("\n"), 1):  # JSON may hold a raw U+2028
         if not line.strip():
             continue
         try:

@@ -163,6 +163,13 @@ def test_bytes_not_in_the_encoding_name_the_line_the_offset_and_the_fix(tmp_path
     assert "un café au lait" in texts
 
 
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_a_byte_order_mark_is_not_part_of_the_first_column(tmp_path: Path, suffix: str) -> None:
+    path = write(tmp_path / f"d{suffix}", rows())
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())  # as Excel writes "CSV UTF-8"
+    assert TextClassificationDataModule(path=str(path)).data_args()["num_classes"] == 2
+
+
 def test_rows_without_text_or_label_are_dropped_with_a_warning(tmp_path: Path) -> None:
     path = write(tmp_path / "d.csv", [*rows(), {"text": "", "label": "fruit"}, {"text": "no label", "label": ""}])
     dm = TextClassificationDataModule(path=str(path))
