@@ -44,7 +44,8 @@ from datamodules.audio_io import (
 )
 from datamodules.audio_synthetic import DTMF_CLASSES, DTMF_RATE, dtmf_clips
 from datamodules.base import ZooDataModule
-from datamodules.files import decode_all, list_files, read_folder, read_table, warn_or_raise
+from datamodules.errors import UserError
+from datamodules.files import decode_all, list_files, read_folder, read_table, report_skipped, warn_or_raise
 
 __all__ = ["AUDIO_EXTENSIONS", "AudioDataModule", "crop_or_pad", "decode_audio"]
 
@@ -109,12 +110,12 @@ class AudioDataModule(ZooDataModule):
     ) -> None:
         super().__init__(batch_size, num_workers, val_fraction, test_fraction, seed)
         if dataset != "dtmf":
-            raise ValueError(f"dataset={dataset!r} is not one of {AudioDatasetName.__args__}")
+            raise UserError(f"dataset={dataset!r} is not one of {AudioDatasetName.__args__}")
         for name, value in (("sample_rate", sample_rate), ("num_samples", num_samples)):
             if value is not None and value <= 0:
-                raise ValueError(f"{name} must be positive, got {value}")
+                raise UserError(f"{name} must be positive, got {value}")
         if on_bad_file not in ("error", "skip"):
-            raise ValueError(f"on_bad_file={on_bad_file!r} is not 'error' or 'skip'")
+            raise UserError(f"on_bad_file={on_bad_file!r} is not 'error' or 'skip'")
         self.path, self.dataset, self.num_clips = path, dataset, num_clips
         self.sample_rate, self.num_samples = sample_rate, num_samples
         self.in_memory, self.on_bad_file, self.predict_path = in_memory, on_bad_file, predict_path
@@ -146,15 +147,17 @@ class AudioDataModule(ZooDataModule):
         """``{file: (frames, rate)}`` of every readable labelled file (headers only: cheap)."""
         if self._headers is None:
             _, parts = self._read_source()
-            headers = {}
+            headers, total = {}, 0
             for items in parts.values():
                 for file, _ in items:
+                    total += 1
                     try:
                         headers[file] = audio_info(file)
                     except ValueError as err:
                         warn_or_raise(err, self.on_bad_file)
             if not headers:
-                raise ValueError(f"{self.source}: none of the audio files could be read")
+                raise UserError(f"{self.source}: none of the audio files could be read")
+            report_skipped(total - len(headers), total, self.source, AUDIO_FILES)
             self._headers = headers
         return self._headers
 
@@ -167,10 +170,10 @@ class AudioDataModule(ZooDataModule):
         parts = {name: [(f, c) for f, c in items if f in headers] for name, items in parts.items()}
         for name, items in parts.items():
             if not items:
-                raise ValueError(f"{self.source}: no readable audio file left in the {name!r} part")
+                raise UserError(f"{self.source}: no readable audio file left in the {name!r} part")
         classes = sorted({c for _, c in parts.get("train", parts.get("all", []))})
         if len(classes) < 2:
-            raise ValueError(f"{self.source}: a classifier needs at least two classes, found {classes}")
+            raise UserError(f"{self.source}: a classifier needs at least two classes, found {classes}")
         return classes, parts
 
     def _target_rate(self) -> int:
@@ -214,7 +217,7 @@ class AudioDataModule(ZooDataModule):
         headers = self._scan()
         unknown = sorted({c for _, c in part if c not in classes})
         if unknown:
-            raise ValueError(f"{self.source}: {name} split has label(s) {unknown} absent from training ({classes})")
+            raise UserError(f"{self.source}: {name} split has label(s) {unknown} absent from training ({classes})")
         files, labels = [f for f, _ in part], [classes.index(c) for _, c in part]
         store = _stored_length(max(_resampled_length(*headers[f], rate) for f in files), n)
         if self.in_memory or (self.in_memory is None and len(files) * store * 4 <= _IN_MEMORY_BYTES):
@@ -254,13 +257,13 @@ class AudioDataModule(ZooDataModule):
     # -- predict -----------------------------------------------------------------------------------
     def predict_dataloader(self) -> Any:
         if not self.predict_path:
-            raise ValueError("predict needs new audio: set predict_path to an audio file or a folder of audio files")
+            raise UserError("predict needs new audio: set predict_path to an audio file or a folder of audio files")
         if not self._card:  # no checkpoint restored the card: rebuild it from the training data
             self.setup("fit")
         path = Path(self.predict_path)
         files = [path] if path.is_file() else list_files(path, AUDIO_FILES) if path.is_dir() else []
         if not files:
-            raise FileNotFoundError(f"{path}: no audio file or folder of audio files ({', '.join(AUDIO_EXTENSIONS)})")
+            raise UserError(f"{path}: no audio file or folder of audio files ({', '.join(AUDIO_EXTENSIONS)})")
         rate, n = int(self._card["sample_rate"]), int(self._card["num_samples"])
         waves, keep = self._decode_all([str(f) for f in files], rate)
         self._predict_files = [str(files[i]) for i in keep]

@@ -12,6 +12,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from datamodules.errors import UserError
 from datamodules.files import FileKind
 
 __all__ = [
@@ -37,13 +38,13 @@ def audio_info(path: str | Path) -> tuple[int, int]:
     import soundfile as sf
 
     if Path(path).stat().st_size == 0:
-        raise ValueError(f"{path}: empty audio file (0 bytes)")
+        raise UserError(f"{path}: empty audio file (0 bytes)")
     try:
         info = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError, TypeError) as err:
-        raise ValueError(f"{path}: cannot decode audio ({err})") from None
+        raise UserError(f"{path}: cannot decode audio ({err})") from None
     if info.frames <= 0:
-        raise ValueError(f"{path}: empty audio file (no samples)")
+        raise UserError(f"{path}: empty audio file (no samples)")
     return int(info.frames), int(info.samplerate)
 
 
@@ -61,16 +62,16 @@ def decode_audio(path: str | Path, sample_rate: int) -> np.ndarray:
     import soundfile as sf
 
     if Path(path).stat().st_size == 0:
-        raise ValueError(f"{path}: empty audio file (0 bytes)")
+        raise UserError(f"{path}: empty audio file (0 bytes)")
     try:
         data, rate = sf.read(str(path), dtype="float32", always_2d=True)  # (T, channels)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as err:
-        raise ValueError(f"{path}: cannot decode audio ({err})") from None
+        raise UserError(f"{path}: cannot decode audio ({err})") from None
     if data.shape[0] == 0:
-        raise ValueError(f"{path}: empty audio file (no samples)")
+        raise UserError(f"{path}: empty audio file (no samples)")
     mono = data.mean(1) if data.shape[1] > 1 else data[:, 0]
     if not np.isfinite(mono).all():
-        raise ValueError(f"{path}: the audio holds NaN or infinite samples")
+        raise UserError(f"{path}: the audio holds NaN or infinite samples")
     return resample(np.ascontiguousarray(mono), rate, sample_rate)
 
 

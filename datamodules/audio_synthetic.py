@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from datamodules.errors import UserError
+
 __all__ = ["DTMF_CLASSES", "DTMF_HIGH", "DTMF_LOW", "DTMF_RATE", "DTMF_SECONDS", "dtmf_clips", "dtmf_frequencies"]
 
 DTMF_LOW = (697.0, 770.0, 852.0, 941.0)
@@ -107,7 +109,7 @@ def dtmf_clips(num_clips: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
         in shuffled order).
     """
     if num_clips < len(DTMF_CLASSES):
-        raise ValueError(f"the DTMF task needs at least {len(DTMF_CLASSES)} clips (one per key), got {num_clips}")
+        raise UserError(f"the DTMF task needs at least {len(DTMF_CLASSES)} clips (one per key), got {num_clips}")
     rng = np.random.default_rng(seed)
     n, sr = num_clips, DTMF_RATE
     length = round(DTMF_SECONDS * sr)

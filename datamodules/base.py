@@ -23,6 +23,8 @@ from lightning.pytorch import LightningDataModule
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
+from datamodules.errors import UserError
+
 __all__ = [
     "ZooDataModule",
     "EpochLoader",
@@ -45,7 +47,7 @@ def natural_key(label: str) -> tuple[int, float | str]:
 def check_fractions(val_fraction: float, test_fraction: float) -> None:
     """Validation and test fractions must each be in [0, 1) and leave something to train on."""
     if not 0 <= val_fraction < 1 or not 0 <= test_fraction < 1 or val_fraction + test_fraction >= 1:
-        raise ValueError(f"val_fraction={val_fraction} and test_fraction={test_fraction} must leave a training split")
+        raise UserError(f"val_fraction={val_fraction} and test_fraction={test_fraction} must leave a training split")
 
 
 def split_indices(

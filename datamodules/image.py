@@ -36,7 +36,8 @@ from torch.utils.data import Dataset
 
 from datamodules.augment import PRESETS, AugmentPreset
 from datamodules.base import ZooDataModule
-from datamodules.files import FileKind, decode_all, list_files, read_folder, read_table
+from datamodules.errors import UserError
+from datamodules.files import FileKind, decode_all, list_files, read_folder, read_table, warn_or_raise
 
 __all__ = ["IMAGE_EXTENSIONS", "ImageDataModule", "decode_image", "to_channels"]
 
@@ -65,7 +66,7 @@ def decode_image(path: str | Path, channels: int, size: int, resize: int | None 
             img = img.crop((left, top, left + size, top + size))
             array = np.asarray(img, dtype=np.uint8)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-        raise ValueError(f"{path}: cannot decode image ({err})") from None
+        raise UserError(f"{path}: cannot decode image ({err})") from None
     return torch.from_numpy(array.copy()).view(size, size, -1).permute(2, 0, 1).contiguous()
 
 
@@ -139,7 +140,7 @@ def _torchvision(name: str, root: str, download: bool) -> tuple[list[str], dict[
             ds = cls(root=root, download=download, **kwargs)
         except RuntimeError as err:
             hint = "" if download else "; pass download=True (--data.download true) to fetch it"
-            raise FileNotFoundError(f"{name} not found under {root!r} ({err}){hint}") from None
+            raise UserError(f"{name} not found under {root!r} ({err}){hint}") from None
         data = ds.data if isinstance(ds.data, Tensor) else torch.from_numpy(np.asarray(ds.data))
         if data.ndim == 3:  # (N, H, W) grey
             data = data.unsqueeze(1)
@@ -197,9 +198,11 @@ class ImageDataModule(ZooDataModule):
     ) -> None:
         super().__init__(batch_size, num_workers, val_fraction, test_fraction, seed)
         if augment not in PRESETS:
-            raise ValueError(f"augment={augment!r} is not one of {sorted(PRESETS)}")
+            raise UserError(f"augment={augment!r} is not one of {sorted(PRESETS)}")
+        if on_bad_file not in ("error", "skip"):
+            raise UserError(f"on_bad_file={on_bad_file!r} is not 'error' or 'skip'")
         if in_channels not in (None, 1, 3):
-            raise ValueError(f"in_channels must be 1 or 3, got {in_channels}")
+            raise UserError(f"in_channels must be 1 or 3, got {in_channels}")
         self.path, self.dataset, self.root, self.download = path, dataset, root, download
         self.image_size, self.in_channels = image_size, in_channels
         self.augment, self.normalize, self.in_memory, self.on_device = augment, normalize, in_memory, on_device
@@ -224,15 +227,22 @@ class ImageDataModule(ZooDataModule):
         return self._raw
 
     def _native_geometry(self) -> tuple[int, int]:
-        """(channels, size) of the data as stored."""
+        """(channels, size) of the data as stored: for files, of the first image that opens."""
         _, parts = self._read_source()
         first = next(iter(parts.values()))
         if isinstance(first, tuple):
             return first[0].shape[1], first[0].shape[-1]
-        from PIL import Image
+        from PIL import Image, UnidentifiedImageError
 
-        with Image.open(first[0][0]) as img:
-            return (1 if img.mode in ("L", "1", "I;16", "I") else 3), min(img.size)
+        for file, _ in first:
+            try:
+                with Image.open(file) as img:
+                    return (1 if img.mode in ("L", "1", "I;16", "I") else 3), min(img.size)
+            except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+                if self.on_bad_file == "error":
+                    warn_or_raise(UserError(f"{file}: cannot decode image ({err})"), "error")
+                # skip: decoding the split warns about this file and counts it
+        raise UserError(f"{self.source}: none of the {len(first)} images could be decoded")
 
     def data_args(self) -> dict[str, Any]:
         classes, _ = self._read_source()
@@ -257,7 +267,7 @@ class ImageDataModule(ZooDataModule):
         labels = [classes.index(c) if c in classes else -1 for _, c in part]
         unknown = sorted({c for (_, c), i in zip(part, labels) if i < 0})
         if unknown:
-            raise ValueError(f"{self.source}: {name} split has label(s) {unknown} absent from training ({classes})")
+            raise UserError(f"{self.source}: {name} split has label(s) {unknown} absent from training ({classes})")
         if not files:  # an empty split (a zero fraction)
             return (torch.empty(0, channels, size, size, dtype=torch.uint8), torch.empty(0, dtype=torch.long))
         fits = len(files) * channels * size * size <= _IN_MEMORY_BYTES
@@ -288,11 +298,11 @@ class ImageDataModule(ZooDataModule):
         if self.normalize == "auto" and prep is not None:
             mean, std = list(prep["mean"]), list(prep["std"])
             if len(mean) != channels:
-                raise ValueError(f"the model's preprocessing has {len(mean)} channel statistics, the data {channels}")
+                raise UserError(f"the model's preprocessing has {len(mean)} channel statistics, the data {channels}")
             return mean, std
         if self.normalize == "imagenet":
             if channels != 3:
-                raise ValueError("normalize='imagenet' needs in_channels=3")
+                raise UserError("normalize='imagenet' needs in_channels=3")
             return IMAGENET_MEAN, IMAGENET_STD
         if self.normalize == "none":
             return [0.0] * channels, [1.0] * channels
@@ -354,13 +364,13 @@ class ImageDataModule(ZooDataModule):
 
     def predict_dataloader(self) -> Any:
         if not self.predict_path:
-            raise ValueError("predict needs new images: set predict_path to an image file or a folder of images")
+            raise UserError("predict needs new images: set predict_path to an image file or a folder of images")
         if not self._card:
             self.setup("fit")
         path = Path(self.predict_path)
         files = [path] if path.is_file() else list_files(path, IMAGE_FILES) if path.is_dir() else []
         if not files:
-            raise FileNotFoundError(f"{path}: no image file or folder of images to predict")
+            raise UserError(f"{path}: no image file or folder of images to predict")
         card = self._card
         geometry = (card["in_channels"], card["image_size"], card.get("resize_size", card["image_size"]))
         images, keep = self._decode_all([str(f) for f in files], geometry)

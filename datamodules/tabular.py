@@ -17,6 +17,8 @@ import torch
 from torch import Tensor
 
 from datamodules.base import ZooDataModule, natural_key, split_indices
+from datamodules.delimited import read_delimited
+from datamodules.errors import UserError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -30,29 +32,33 @@ Scaler = Literal["zscore", "minmax", "robust", "none"]
 _MAX_CLASSES_FOR_NUMBERS = 20  # an integer target with more distinct values is taken as regression
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV, TSV or Parquet file; every failure names the file and what is wrong."""
+def read_table(path: str | Path, encoding: str = "utf-8", option: str | None = "--data.encoding") -> pd.DataFrame:
+    """Read a CSV, TSV or Parquet file; every failure names the file and what is wrong.
+
+    A CSV / TSV is decoded with ``encoding`` and its rows checked against the header (see
+    :mod:`datamodules.delimited`); ``option`` is the setting that changes the encoding, for the message.
+    """
     import pandas as pd
 
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"table not found: {path}")
+        raise UserError(f"table not found: {path} (check --data.path)")
     suffix = path.suffix.lower()
     try:
         if suffix in (".parquet", ".pq"):
             frame = pd.read_parquet(path)
         elif suffix in (".csv", ".tsv", ".txt"):
-            frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
+            frame = read_delimited(path, "\t" if suffix == ".tsv" else ",", encoding, option)
         else:
-            raise ValueError(f"{path}: unsupported table format {suffix!r} (use .csv, .tsv or .parquet)")
+            raise UserError(f"{path}: unsupported table format {suffix!r} (use .csv, .tsv or .parquet)")
     except ImportError as err:
         raise ImportError(f"{path}: reading Parquet needs pyarrow (pip install 'zoo[parquet]'): {err}") from err
     except pd.errors.EmptyDataError:
-        raise ValueError(f"{path}: the file is empty") from None
+        raise UserError(f"{path}: the file is empty") from None
     except pd.errors.ParserError as err:
-        raise ValueError(f"{path}: not a well-formed table ({err})") from None
+        raise UserError(f"{path}: not a well-formed table ({err})") from None
     if frame.empty:
-        raise ValueError(f"{path}: the table has a header but no rows")
+        raise UserError(f"{path}: the table has a header but no rows")
     return frame
 
 
@@ -67,7 +73,7 @@ def _embedded(name: str) -> tuple[pd.DataFrame, list[str], list[str] | None]:
         "diabetes": datasets.load_diabetes,
     }
     if name not in loaders:
-        raise ValueError(f"unknown embedded dataset {name!r}; choose one of {sorted(loaders)}")
+        raise UserError(f"unknown embedded dataset {name!r}; choose one of {sorted(loaders)}")
     bunch = loaders[name](as_frame=True)
     frame = bunch.frame
     names = getattr(bunch, "target_names", None)
@@ -118,6 +124,7 @@ class TabularDataModule(ZooDataModule):
         drop: columns to ignore (ids, leaks).
         scaler: numeric scaling fitted on the training split.
         predict_path: a file of new rows (target columns optional) for ``predict``.
+        encoding: text encoding of CSV / TSV files (``latin-1``, ``cp1252`` ... for files not in UTF-8).
     """
 
     modality = "tabular"
@@ -132,6 +139,7 @@ class TabularDataModule(ZooDataModule):
         drop: list[str] | None = None,
         scaler: Scaler = "zscore",
         predict_path: str | None = None,
+        encoding: str = "utf-8",
         batch_size: int = 64,
         num_workers: int = 0,
         val_fraction: float = 0.1,
@@ -147,6 +155,7 @@ class TabularDataModule(ZooDataModule):
         self.drop = list(drop or [])
         self.scaler = scaler
         self.predict_path = predict_path
+        self.encoding = encoding
         self._frame: pd.DataFrame | None = None
         self._class_names: list[str] | None = None
 
@@ -159,20 +168,28 @@ class TabularDataModule(ZooDataModule):
         if self._frame is not None:
             return self._frame
         if self.path:
-            frame = read_table(self.path)
+            frame = read_table(self.path, self.encoding)
             if not self.target:
                 columns = list(frame.columns)
-                raise ValueError(f"{self.path}: say which column to predict with target=... (columns: {columns})")
+                raise UserError(f"{self.path}: say which column to predict with --data.target (columns: {columns})")
             names = None
         else:
             frame, default_target, names = _embedded(self.dataset)
             self.target = self.target or default_target
         missing = [c for c in self.target + self.drop + list(self.categorical or []) if c not in frame.columns]
         if missing:
-            raise ValueError(f"{self.source}: column(s) {missing} not found; columns are {list(frame.columns)}")
+            raise UserError(
+                f"{self.source}: column(s) {missing} not found; columns are {list(frame.columns)} "
+                "(check --data.target, --data.drop and --data.categorical)"
+            )
         unlabeled = frame[self.target].isna().any(axis=1)
         if unlabeled.any():
-            warnings.warn(f"{self.source}: dropping {int(unlabeled.sum())} row(s) with a missing target", stacklevel=2)
+            rows = (np.flatnonzero(unlabeled.to_numpy()) + 1).tolist()
+            shown = ", ".join(map(str, rows[:5])) + (" ..." if len(rows) > 5 else "")
+            warnings.warn(
+                f"{self.source}: dropping {len(rows)} row(s) with an empty target {self.target} (data rows {shown})",
+                stacklevel=2,
+            )
             frame = frame[~unlabeled].reset_index(drop=True)
         self._class_names = names
         self._frame = frame
@@ -188,7 +205,7 @@ class TabularDataModule(ZooDataModule):
             categorical = [c for c in features if not pd.api.types.is_numeric_dtype(frame[c]) or frame[c].dtype == bool]
         numeric = [c for c in features if c not in categorical]
         if not features:
-            raise ValueError(f"{self.source}: no feature columns left besides the target {self.target}")
+            raise UserError(f"{self.source}: no feature columns left besides the target {self.target}")
         return numeric, categorical
 
     # -- fitting (training split only) -----------------------------------------------------------
@@ -238,7 +255,7 @@ class TabularDataModule(ZooDataModule):
         labels = part[self.target[0]].astype(str).tolist()
         unknown = sorted({label for label in labels if label not in index})
         if unknown:
-            raise ValueError(
+            raise UserError(
                 f"{self.source}: label(s) {unknown[:5]} of column {self.target[0]!r} never occur in the training "
                 f"split (training classes: {card['classes']})"
             )
@@ -251,10 +268,10 @@ class TabularDataModule(ZooDataModule):
 
     def predict_dataloader(self) -> Any:
         if not self.predict_path:
-            raise ValueError("predict needs new rows: set predict_path to a CSV / Parquet file")
+            raise UserError("predict needs new rows: set predict_path to a CSV / Parquet file")
         if not self._card:  # no checkpoint restored the training preprocessing: fit it again
             self._prepare()
-        frame = read_table(self.predict_path)
+        frame = read_table(self.predict_path, self.encoding)
         self.splits["predict"] = (encode_features(frame, self._card, self.predict_path),)
         return self._loader("predict")
 
@@ -285,7 +302,7 @@ def encode_features(frame: pd.DataFrame, card: dict[str, Any], source: str) -> T
     missing = [c for c in needed if c not in frame.columns]
     if missing:
         columns = list(frame.columns)
-        raise ValueError(f"{source}: column(s) {missing} used in training are missing; columns are {columns}")
+        raise UserError(f"{source}: column(s) {missing} used in training are missing; columns are {columns}")
     blocks = []
     if card["numeric"]:
         import pandas as pd
@@ -293,7 +310,11 @@ def encode_features(frame: pd.DataFrame, card: dict[str, Any], source: str) -> T
         numbers = frame[card["numeric"]].apply(pd.to_numeric, errors="coerce")
         bad = [c for c in card["numeric"] if (numbers[c].isna() & frame[c].notna()).any()]
         if bad:
-            raise ValueError(f"{source}: numeric column(s) {bad} hold values that are not numbers")
+            row = int(np.flatnonzero((numbers[bad[0]].isna() & frame[bad[0]].notna()).to_numpy())[0])
+            raise UserError(
+                f"{source}: numeric column(s) {bad} hold values that are not numbers, e.g. "
+                f"{frame[bad[0]].iloc[row]!r} at data row {row + 1}"
+            )
         values = numbers.to_numpy(dtype=np.float64)
         fill = np.asarray(card["fill"])
         values = np.where(np.isnan(values), fill, values)

@@ -29,6 +29,7 @@ from torch import Tensor
 
 from datamodules import text_sources as sources
 from datamodules.base import natural_key
+from datamodules.errors import UserError
 from datamodules.text_base import MAX_AUTO_SEQ_LEN, TextDataModule, pad_rows
 from datamodules.text_lm import LanguageModelDataModule
 from datamodules.text_loaders import mask_tokens
@@ -156,7 +157,7 @@ class TextClassificationDataModule(TextDataModule):
             )
             frame = frame[~bad]
         if frame.empty:
-            raise ValueError(
+            raise UserError(
                 f"{self.source} ({name}): no rows with both {self.text_column!r} and {self.label_column!r}"
             )
         return frame
@@ -181,7 +182,7 @@ class TextClassificationDataModule(TextDataModule):
             classes = sorted(set(pool), key=natural_key)
             task = "binary" if len(classes) == 2 else "multiclass"
         if len(classes) < 2:
-            raise ValueError(
+            raise UserError(
                 f"{self.source}: column {self.label_column!r} has a single class {classes}; nothing to learn"
             )
         texts = {name: [str(t) for t in frame[self.text_column].tolist()] for name, frame in split.items()}
@@ -214,7 +215,7 @@ class TextClassificationDataModule(TextDataModule):
         flat = [c for row in labels for c in (row if isinstance(row, list) else [row])]
         unknown = sorted({c for c in flat if c not in index})
         if unknown:
-            raise ValueError(
+            raise UserError(
                 f"{self.source}: label(s) {unknown[:5]} of the {split} split never occur in the training split "
                 f"(classes: {classes[:20]})"
             )
@@ -252,7 +253,7 @@ class TextClassificationDataModule(TextDataModule):
 
     def predict_dataloader(self) -> Any:
         if not self.predict_path:
-            raise ValueError("predict needs new texts: set predict_path to a text file (one input per line)")
+            raise UserError("predict needs new texts: set predict_path to a text file (one input per line)")
         tok = self.tokenizer
         self._predict_texts = sources.read_lines(self.predict_path, self.text_column, self.encoding)
         rows = self._encode(self._predict_texts, tok)

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from datamodules.base import ZooDataModule, split_indices
+from datamodules.errors import UserError
 from datamodules.text_loaders import TokenLoader
 from datamodules.tokenizers import Tokenizer, build_tokenizer, tokenizer_from_card
 
@@ -64,7 +65,7 @@ class TextDataModule(ZooDataModule):
     ) -> None:
         super().__init__(batch_size, num_workers, val_fraction, test_fraction, seed)
         if backbone and tokenizer and tokenizer != backbone:
-            raise ValueError(
+            raise UserError(
                 f"tokenizer={tokenizer!r} and backbone={backbone!r} disagree: a pretrained backbone reads the ids of "
                 "its own tokenizer; drop tokenizer"
             )

@@ -14,6 +14,7 @@ from typing import Any, Literal
 import torch
 
 from datamodules import text_sources as sources
+from datamodules.errors import UserError
 from datamodules.text_base import MASK_MARKER, Batches, TextDataModule
 from datamodules.text_loaders import WindowLoader, blocks, mask_tokens
 
@@ -89,9 +90,9 @@ class LanguageModelDataModule(TextDataModule):
         )
         self.max_seq_len = max_seq_len or DEFAULT_CONTEXT
         if objective not in ("causal", "masked"):
-            raise ValueError(f"objective={objective!r} is not 'causal' or 'masked'")
+            raise UserError(f"objective={objective!r} is not 'causal' or 'masked'")
         if not 0 < mask_prob < 1:
-            raise ValueError(f"mask_prob={mask_prob} must be between 0 and 1")
+            raise UserError(f"mask_prob={mask_prob} must be between 0 and 1")
         self.path, self.dataset, self.dataset_config, self.text_column = path, dataset, dataset_config, text_column
         self.objective, self.mask_prob, self.windows_per_epoch = objective, mask_prob, windows_per_epoch
         self.predict_path, self.encoding = predict_path, encoding
@@ -126,7 +127,7 @@ class LanguageModelDataModule(TextDataModule):
         tok = self._fit_tokenizer([parts["train"]])
         specials = self._special_ids(tok)
         if self.objective == "masked" and specials["mask"] is None:
-            raise ValueError(f"the masked objective needs a [MASK] token; tokenizer {self.tokenizer_name!r} has none")
+            raise UserError(f"the masked objective needs a [MASK] token; tokenizer {self.tokenizer_name!r} has none")
         self._card = {
             "modality": "text",
             "task": f"{self.objective}_lm",
@@ -141,7 +142,7 @@ class LanguageModelDataModule(TextDataModule):
             if name == "test" and self.test_fraction == 0:
                 continue  # no test split: every token after the training text validates
             if len(stream) < L + 1:
-                raise ValueError(
+                raise UserError(
                     f"{self.source}: the {name} part has {len(stream)} tokens, fewer than max_seq_len + 1 = {L + 1}; "
                     f"use a larger {name}_fraction or a smaller max_seq_len"
                 )
@@ -181,7 +182,7 @@ class LanguageModelDataModule(TextDataModule):
 
     def test_dataloader(self) -> Any:
         if self.test_fraction == 0:
-            raise ValueError(f"{self.source}: test_fraction=0 leaves no test split; set data.test_fraction > 0 to test")
+            raise UserError(f"{self.source}: test_fraction=0 leaves no test split; set data.test_fraction > 0 to test")
         return self._loader("test")
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
@@ -207,12 +208,12 @@ class LanguageModelDataModule(TextDataModule):
 
     def predict_dataloader(self) -> Any:
         if not self.predict_path:
-            raise ValueError("predict needs prompts: set predict_path to a text file (one prompt per line)")
+            raise UserError("predict needs prompts: set predict_path to a text file (one prompt per line)")
         lines = sources.read_lines(self.predict_path, None, self.encoding)
         encoded = [self._encode_prompt(line)[-self.max_seq_len :] for line in lines]
         empty = [line for line, ids in zip(lines, encoded) if not ids]
         if empty:
-            raise ValueError(f"{self.predict_path}: prompt {empty[0]!r} has no token the tokenizer knows")
+            raise UserError(f"{self.predict_path}: prompt {empty[0]!r} has no token the tokenizer knows")
         order = sorted(range(len(lines)), key=lambda i: len(encoded[i]))  # stable: file order within a length
         self._predict_texts = [lines[i] for i in order]
         batches, current = [], []

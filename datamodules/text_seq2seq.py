@@ -12,6 +12,7 @@ import warnings
 from typing import TYPE_CHECKING, Any
 
 from datamodules import text_sources as sources
+from datamodules.errors import UserError
 from datamodules.text_base import MAX_AUTO_SEQ_LEN, TextDataModule, pad_rows
 from datamodules.tokenizers import Tokenizer
 
@@ -139,11 +140,11 @@ class Seq2SeqDataModule(TextDataModule):
             for name, f in split.items()
         }
         if not pairs["train"][0]:
-            raise ValueError(f"{self.source}: no training pairs")
+            raise UserError(f"{self.source}: no training pairs")
         tok = self._fit_tokenizer(pairs["train"][0] + pairs["train"][1])
         specials = self._special_ids(tok)
         if specials["bos"] is None or specials["eos"] is None:
-            raise ValueError(f"tokenizer {self.tokenizer_name!r} has no start / end tokens for targets")
+            raise UserError(f"tokenizer {self.tokenizer_name!r} has no start / end tokens for targets")
         encoded = {}
         for name, (src, tgt) in pairs.items():
             limit = (self.max_seq_len or MAX_AUTO_SEQ_LEN) - 2
@@ -189,7 +190,7 @@ class Seq2SeqDataModule(TextDataModule):
 
     def predict_dataloader(self) -> Any:
         if not self.predict_path:
-            raise ValueError("predict needs sources: set predict_path to a text file (one source per line)")
+            raise UserError("predict needs sources: set predict_path to a text file (one source per line)")
         tok = self.tokenizer
         self._predict_texts = sources.read_lines(self.predict_path, self.source_column, self.encoding)
         length = self._card["max_seq_len"]

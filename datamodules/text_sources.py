@@ -2,7 +2,8 @@
 
 Files: CSV / TSV (pandas), JSONL (one JSON object per line), JSON (a list of objects), Parquet,
 plain text (``.txt``, ``.md``: one input per line for ``predict``, a whole corpus for language
-modelling). Every failure names the file and what is wrong (missing column, bad line, not UTF-8).
+modelling). Every failure names the file and what is wrong (missing column, bad line, a ragged
+CSV row, bytes that are not in ``encoding``: with the line, the byte offset and the ``--data.encoding`` fix).
 
 Embedded (no network, real sentences):
 
@@ -24,6 +25,9 @@ import random
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from datamodules.delimited import decode_text, read_delimited
+from datamodules.errors import UserError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -53,17 +57,16 @@ _MIN_TOPIC_SENTENCES = 40
 # -- the user's files --------------------------------------------------------------------------------
 def _read_jsonl(path: Path, encoding: str) -> list[dict[str, Any]]:
     rows = []
-    with open(path, encoding=encoding) as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{path}, line {number}: not valid JSON ({err.msg})") from None
-            if not isinstance(row, dict):
-                raise ValueError(f"{path}, line {number}: expected a JSON object, got {type(row).__name__}")  # noqa: TRY004 - bad data, like every file error here
-            rows.append(row)
+    for number, line in enumerate(decode_text(path, encoding).split("\n"), 1):  # JSON may hold a raw U+2028
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise UserError(f"{path}, line {number}: not valid JSON ({err.msg})") from None
+        if not isinstance(row, dict):
+            raise UserError(f"{path}, line {number}: expected a JSON object, got {type(row).__name__}")
+        rows.append(row)
     return rows
 
 
@@ -73,44 +76,37 @@ def read_records(path: str | Path, columns: list[str], encoding: str = "utf-8") 
 
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"text data file not found: {path}")
+        raise UserError(f"text data file not found: {path}")
     suffix = path.suffix.lower()
     try:
         if suffix in (".jsonl", ".ndjson"):
             frame = pd.DataFrame(_read_jsonl(path, encoding))
         elif suffix == ".json":
-            loaded = json.loads(path.read_text(encoding=encoding))
+            loaded = json.loads(decode_text(path, encoding))
             if not isinstance(loaded, list) or not all(isinstance(r, dict) for r in loaded):
-                raise ValueError(f"{path}: a .json file must hold a list of objects (use .jsonl for one per line)")
+                raise UserError(f"{path}: a .json file must hold a list of objects (use .jsonl for one per line)")
             frame = pd.DataFrame(loaded)
         elif suffix in (".csv", ".tsv"):
-            frame = pd.read_csv(
-                path,
-                sep="\t" if suffix == ".tsv" else ",",
-                encoding=encoding,
-                dtype=str,
-                keep_default_na=False,
-                na_values=[""],
-            )
+            sep = "\t" if suffix == ".tsv" else ","
+            frame = read_delimited(path, sep, encoding, dtype=str, keep_default_na=False, na_values=[""])
         elif suffix in (".parquet", ".pq"):
             frame = pd.read_parquet(path)
         else:
-            raise ValueError(f"{path}: unsupported format {suffix!r}; use one of {', '.join(RECORD_SUFFIXES)}")
-    except UnicodeDecodeError as err:
-        raise ValueError(
-            f"{path}: not {encoding} text (byte {err.object[err.start]:#x} at offset {err.start})"
-        ) from None
+            raise UserError(f"{path}: unsupported format {suffix!r}; use one of {', '.join(RECORD_SUFFIXES)}")
     except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: not valid JSON ({err.msg}, line {err.lineno})") from None
+        raise UserError(f"{path}: not valid JSON ({err.msg}, line {err.lineno})") from None
     except pd.errors.EmptyDataError:
-        raise ValueError(f"{path}: the file is empty") from None
+        raise UserError(f"{path}: the file is empty") from None
     except pd.errors.ParserError as err:
-        raise ValueError(f"{path}: not a well-formed table ({err})") from None
+        raise UserError(f"{path}: not a well-formed table ({err})") from None
     if frame.empty:
-        raise ValueError(f"{path}: no records")
+        raise UserError(f"{path}: no records")
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        raise ValueError(f"{path}: column(s) {missing} not found; the columns are {list(frame.columns)}")
+        raise UserError(
+            f"{path}: column(s) {missing} not found; the columns are {list(frame.columns)} "
+            "(choose them with the datamodule's --data.*_column options)"
+        )
     return frame
 
 
@@ -123,11 +119,11 @@ def read_record_splits(path: str | Path, columns: list[str], encoding: str = "ut
     for split, stems in _SPLIT_NAMES.items():
         files = [p for p in sorted(path.iterdir()) if p.stem.lower() in stems and p.suffix.lower() in RECORD_SUFFIXES]
         if len(files) > 1:
-            raise ValueError(f"{path}: several {split} files ({', '.join(p.name for p in files)}); keep one")
+            raise UserError(f"{path}: several {split} files ({', '.join(p.name for p in files)}); keep one")
         if files:
             found[split] = read_records(files[0], columns, encoding)
     if "train" not in found:
-        raise FileNotFoundError(
+        raise UserError(
             f"{path}: a folder of splits needs a train file (train{'|'.join(RECORD_SUFFIXES)}), "
             f"optionally val/validation and test files"
         )
@@ -140,22 +136,17 @@ def read_corpus(path: str | Path, encoding: str = "utf-8") -> str:
     if path.is_dir():
         files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES)
         if not files:
-            raise ValueError(f"{path}: no text files ({', '.join(TEXT_SUFFIXES)}) in this folder")
+            raise UserError(f"{path}: no text files ({', '.join(TEXT_SUFFIXES)}) in this folder")
     elif path.is_file():
         files = [path]
     else:
-        raise FileNotFoundError(f"text corpus not found: {path}")
+        raise UserError(f"text corpus not found: {path}")
     parts = []
     for file in files:
-        try:
-            parts.append(file.read_text(encoding=encoding))
-        except UnicodeDecodeError as err:
-            raise ValueError(
-                f"{file}: not {encoding} text (byte {err.object[err.start]:#x} at offset {err.start})"
-            ) from None
+        parts.append(decode_text(file, encoding))
     text = "\n\n".join(parts)
     if not text.strip():
-        raise ValueError(f"{path}: the corpus is empty")
+        raise UserError(f"{path}: the corpus is empty")
     return text
 
 
@@ -167,16 +158,11 @@ def read_lines(path: str | Path, column: str | None = None, encoding: str = "utf
         lines = [str(v) for v in frame[column].dropna().tolist()]
     else:
         if not path.is_file():
-            raise FileNotFoundError(f"predict file not found: {path}")
-        try:
-            lines = path.read_text(encoding=encoding).splitlines()
-        except UnicodeDecodeError as err:
-            raise ValueError(
-                f"{path}: not {encoding} text (byte {err.object[err.start]:#x} at offset {err.start})"
-            ) from None
+            raise UserError(f"predict file not found: {path}")
+        lines = decode_text(path, encoding).splitlines()
     lines = [line.strip() for line in lines if line.strip()]
     if not lines:
-        raise ValueError(f"{path}: no input lines to predict")
+        raise UserError(f"{path}: no input lines to predict")
     return lines
 
 
@@ -285,7 +271,7 @@ def _synthetic_one(task: str, rng: random.Random, min_len: int, max_len: int) ->
         return word, word[::-1]
     if task == "sort":
         return word, "".join(sorted(word))
-    raise ValueError(f"unknown synthetic task {task!r}")
+    raise UserError(f"unknown synthetic task {task!r}")
 
 
 def synthetic_pairs(
@@ -296,7 +282,7 @@ def synthetic_pairs(
     Sources are distinct so that no test source was seen in training.
     """
     if not 1 <= min_len <= max_len:
-        raise ValueError(f"need 1 <= min_len <= max_len, got min_len={min_len}, max_len={max_len}")
+        raise UserError(f"need 1 <= min_len <= max_len, got min_len={min_len}, max_len={max_len}")
     rng = random.Random(f"{task}-{seed}")
     pairs: dict[str, str] = {}
     attempts = 0
@@ -305,7 +291,7 @@ def synthetic_pairs(
         pairs.setdefault(source, target)
         attempts += 1
         if attempts > 50 * num_samples:
-            raise ValueError(f"{task}: cannot draw {num_samples} distinct sources of length {min_len}..{max_len}")
+            raise UserError(f"{task}: cannot draw {num_samples} distinct sources of length {min_len}..{max_len}")
     return list(pairs), list(pairs.values())
 
 
@@ -319,7 +305,7 @@ def hf_dataset(name: str, config: str | None, columns: list[str]) -> dict[str, p
     try:
         loaded = datasets.load_dataset(name, config)
     except (FileNotFoundError, ConnectionError, ValueError, datasets.exceptions.DatasetNotFoundError) as err:
-        raise ValueError(
+        raise UserError(
             f"dataset {name!r} is not an embedded dataset and Hugging Face datasets could not load it "
             f"(a hub name needs a network the first time): {err}"
         ) from None
@@ -334,11 +320,11 @@ def hf_dataset(name: str, config: str | None, columns: list[str]) -> dict[str, p
         frames[renames.get(split, split)] = frame
     frames = {k: v for k, v in frames.items() if k in ("train", "val", "test")}
     if "train" not in frames:
-        raise ValueError(f"dataset {name!r} has no train split (splits: {list(loaded)})")
+        raise UserError(f"dataset {name!r} has no train split (splits: {list(loaded)})")
     for split, frame in frames.items():
         missing = [c for c in columns if c not in frame.columns]
         if missing:
-            raise ValueError(
+            raise UserError(
                 f"dataset {name!r} ({split}): column(s) {missing} not found; columns are {list(frame.columns)}"
             )
     return frames

@@ -10,9 +10,19 @@ validates, the last ``test_fraction`` tests, nothing is shuffled across the boun
 window belongs to the split that holds all of its ``future``; its ``past`` may reach back into
 the earlier parts (those values are observed history at forecast time, as in any rolling-origin
 evaluation), so validation and test windows start at the first step of their part. Training
-windows lie wholly in the training part. Missing values are filled inside each part (linear in
-the step index), and gaps at a part's start carry the last earlier value forward: no filled value
-looks across a boundary into a later part.
+windows lie wholly in the training part.
+
+Missing values (empty cells, and the time stamps a regular spacing skips: a gap) are an error
+by default that names them; ``missing`` chooses what to do instead, and what was done is reported:
+
+- ``interpolate``: linear in time inside each part; a part that starts with missing values
+  carries the last earlier value forward (no filled value looks across a boundary into a later part);
+- ``ffill``: the last observed value carried forward;
+- ``drop``: the windows that touch a missing value are left out.
+
+Validation and test windows are scored only where every target of their future was observed: a
+window whose future holds a filled value is left out (and counted in the report), so a test
+metric is never computed against a filled value. Duplicate time stamps are an error.
 
 The scaler (per column mean and standard deviation) is fitted on the training part only and
 stored in the data card; the model applies it (see :mod:`zoo.tasks.forecasting`), so batches
@@ -21,7 +31,8 @@ hold raw values and forecasts come back in the original units.
 Embedded series (statsmodels' bundled data, no network; read lazily):
 
 - ``co2``: Mauna Loa CO2 (ppm), weekly 1958-2001, averaged to 526 calendar months (missing weeks
-  skipped in a month's mean; the 5 months with no observation at all are filled as above).
+  skipped in a month's mean; the 5 months of 1958-1964 with no observation at all are interpolated:
+  the series' own ``missing`` default, reported at setup).
 - ``sunspots``: yearly mean sunspot numbers 1700-2008 (309 years; ~11-year cycle).
 - ``nile``: annual flow of the Nile at Aswan 1871-1970 (100 years; a level shift in 1898).
 - ``elnino``: monthly sea surface temperature of the El Niño region 1950-2010 (732 months).
@@ -29,25 +40,38 @@ Embedded series (statsmodels' bundled data, no network; read lazily):
 
 from __future__ import annotations
 
-import itertools
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
+from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor
 
 from datamodules.base import TensorLoader, ZooDataModule, check_fractions
+from datamodules.errors import UserError
+from datamodules.timeseries_table import (
+    Missing,
+    describe_missing,
+    fill_missing,
+    read_series_frame,
+    regularise,
+    time_label,
+    windows_without,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["EMBEDDED_SERIES", "ForecastingDataModule", "WindowLoader", "load_embedded_series", "read_series_frame"]
+__all__ = ["EMBEDDED_SERIES", "ForecastingDataModule", "WindowLoader", "load_embedded_series"]
 
 EmbeddedSeries = Literal["co2", "sunspots", "nile", "elnino"]
 PredictOrigins = Literal["last", "all"]
+_MISSING_FIX = (
+    "set --data.missing interpolate (linear in time), ffill (carry the last value forward) or drop "
+    "(leave out the windows that touch them)"
+)
 
 
 @dataclass(frozen=True)
@@ -57,10 +81,11 @@ class _Embedded:
     season: int  # steps per seasonal cycle (1: none); the seasonal-naive baseline's period
     lookback: int
     horizon: int
+    missing: Missing = "error"  # the series' own handling of its missing values (see the module doc)
 
 
 EMBEDDED_SERIES: dict[str, _Embedded] = {
-    "co2": _Embedded("date", "co2", season=12, lookback=36, horizon=12),
+    "co2": _Embedded("date", "co2", season=12, lookback=36, horizon=12, missing="interpolate"),
     "sunspots": _Embedded("year", "sunactivity", season=11, lookback=33, horizon=11),
     "nile": _Embedded("year", "volume", season=1, lookback=20, horizon=5),
     "elnino": _Embedded("date", "temperature", season=12, lookback=36, horizon=12),
@@ -73,7 +98,7 @@ def load_embedded_series(name: str) -> pd.DataFrame:
     from statsmodels import datasets
 
     if name not in EMBEDDED_SERIES:
-        raise ValueError(f"unknown embedded series {name!r}; choose one of {sorted(EMBEDDED_SERIES)}")
+        raise UserError(f"unknown embedded series {name!r}; choose one of {sorted(EMBEDDED_SERIES)}")
     if name == "co2":
         weekly = datasets.co2.load_pandas().data["co2"]
         monthly = weekly.resample("MS").mean()  # NaN where a month has no observation
@@ -91,81 +116,6 @@ def load_embedded_series(name: str) -> pd.DataFrame:
     return pd.DataFrame({"date": dates, "temperature": values.reshape(-1)})
 
 
-def _parse_time(column: pd.Series, source: str, name: str) -> pd.Series:
-    """Numbers (years, step indices) stay numbers; anything else must parse as dates."""
-    import pandas as pd
-
-    if column.isna().any():
-        row = int(np.flatnonzero(column.isna().to_numpy())[0])
-        raise ValueError(f"{source}: time column {name!r} is empty at data row {row + 1}")
-    if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_datetime64_any_dtype(column):
-        return column
-    numbers = pd.to_numeric(column, errors="coerce")
-    if numbers.notna().all():
-        return numbers
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # "could not infer format": we check the result
-        dates = pd.to_datetime(column, errors="coerce", format="mixed")
-    if dates.isna().any():
-        row = int(np.flatnonzero(dates.isna().to_numpy())[0])
-        raise ValueError(
-            f"{source}: time column {name!r} holds {column.iloc[row]!r} at data row {row + 1}, "
-            "which is neither a number nor a date"
-        )
-    return dates
-
-
-def _numeric_columns(frame: pd.DataFrame, columns: list[str], source: str) -> np.ndarray:
-    """``(N, len(columns))`` float64; a value that is not a number is an error naming it."""
-    import pandas as pd
-
-    out = np.empty((len(frame), len(columns)))
-    for j, name in enumerate(columns):
-        raw = frame[name]
-        numbers = pd.to_numeric(raw, errors="coerce")
-        bad = numbers.isna() & raw.notna()
-        if bad.any():
-            row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise ValueError(
-                f"{source}: column {name!r} holds {raw.iloc[row]!r} at data row {row + 1}, which is not a number"
-            )
-        if numbers.isna().all():
-            raise ValueError(f"{source}: column {name!r} has no values")
-        out[:, j] = numbers.to_numpy(dtype=float)
-    return out
-
-
-def read_series_frame(
-    frame: pd.DataFrame, time_column: str, columns: list[str], source: str
-) -> tuple[pd.Series, np.ndarray]:
-    """Check, parse and sort a series table: (times, values ``(N, len(columns))`` with NaN for gaps)."""
-    if time_column not in frame.columns:
-        raise ValueError(f"{source}: time column {time_column!r} not found; columns are {list(frame.columns)}")
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{source}: column(s) {missing} not found; columns are {list(frame.columns)}")
-    times = _parse_time(frame[time_column], source, time_column)
-    values = _numeric_columns(frame, columns, source)
-    order = np.argsort(times.to_numpy(), kind="stable")  # newest-first files are common: sort
-    times = times.iloc[order].reset_index(drop=True)
-    values = values[order]
-    duplicated = times.duplicated()
-    if duplicated.any():
-        raise ValueError(f"{source}: time {times[duplicated].iloc[0]} occurs more than once in {time_column!r}")
-    return times, values
-
-
-def _fill_gaps(values: np.ndarray, bounds: list[int]) -> np.ndarray:
-    """Linear interpolation inside each part ``[bounds[i], bounds[i+1])``, then carry forward; back-fill the start."""
-    import pandas as pd
-
-    parts = []
-    for a, b in itertools.pairwise(bounds):
-        parts.append(pd.DataFrame(values[a:b]).interpolate(limit_area="inside"))
-    filled = pd.concat(parts).ffill().bfill()
-    return filled.to_numpy(dtype=np.float32, copy=True)
-
-
 def _season_of(times: pd.Series) -> int:
     """Steps per year-long cycle, from the spacing of date stamps (12 for monthly); 1 if unknown."""
     import pandas as pd
@@ -180,11 +130,6 @@ def _season_of(times: pd.Series) -> int:
         if freq.startswith(prefix):
             return season
     return 24 if freq.startswith("H") else 1
-
-
-def _time_label(value: Any) -> str:
-    text = str(value)
-    return text.removesuffix(" 00:00:00")
 
 
 class WindowLoader(TensorLoader):
@@ -235,9 +180,13 @@ class ForecastingDataModule(ZooDataModule):
             the seasonal-naive baseline; inferred from date stamps when unset.
         scaler: ``zscore`` (training-part mean and standard deviation per column) or ``none``.
         stride: steps between consecutive training origins (validation and test use every origin).
+        missing: what to do with missing values (empty cells, time stamps a regular spacing skips):
+            ``error``, ``interpolate``, ``ffill`` or ``drop`` (see the module doc); by default
+            ``error`` for a file, and the embedded series' own choice (``co2``: ``interpolate``).
         predict_path: a file of recent history (same columns) for ``predict``.
         predict_origins: ``last`` forecasts the ``horizon`` steps after the file's end; ``all`` forecasts
             from every origin with a full lookback (a backtest of the file).
+        encoding: text encoding of CSV / TSV files (``latin-1``, ``cp1252`` ... for files not in UTF-8).
     """
 
     modality = "timeseries"
@@ -254,8 +203,10 @@ class ForecastingDataModule(ZooDataModule):
         season: int | None = None,
         scaler: Literal["zscore", "none"] = "zscore",
         stride: int = 1,
+        missing: Missing | None = None,
         predict_path: str | None = None,
         predict_origins: PredictOrigins = "last",
+        encoding: str = "utf-8",
         batch_size: int = 64,
         num_workers: int = 0,
         val_fraction: float = 0.1,
@@ -265,19 +216,22 @@ class ForecastingDataModule(ZooDataModule):
         super().__init__(batch_size, num_workers, val_fraction, test_fraction, seed)
         for name, value in (("lookback", lookback), ("horizon", horizon), ("season", season), ("stride", stride)):
             if value is not None and value < 1:
-                raise ValueError(f"{name} must be a positive number of steps, got {value}")
+                raise UserError(f"{name} must be a positive number of steps, got {value}")
         if scaler not in ("zscore", "none"):
-            raise ValueError(f"scaler={scaler!r} is not one of ('zscore', 'none')")
+            raise UserError(f"scaler={scaler!r} is not one of ('zscore', 'none')")
         if predict_origins not in PredictOrigins.__args__:
-            raise ValueError(f"predict_origins={predict_origins!r} is not one of {PredictOrigins.__args__}")
+            raise UserError(f"predict_origins={predict_origins!r} is not one of {PredictOrigins.__args__}")
+        if missing is not None and missing not in Missing.__args__:
+            raise UserError(f"missing={missing!r} is not one of {Missing.__args__}")
         self.path, self.time_column, self.dataset = path, time_column, dataset
         self.target = [target] if isinstance(target, str) else list(target or [])
         self.covariates = list(covariates or [])
         self.lookback, self.horizon, self.season = lookback, horizon, season
-        self.scaler, self.stride = scaler, stride
-        self.predict_path, self.predict_origins = predict_path, predict_origins
+        self.scaler, self.stride, self.missing = scaler, stride, missing
+        self.predict_path, self.predict_origins, self.encoding = predict_path, predict_origins, encoding
         self.times: pd.Series | None = None  # after setup: the sorted time stamps
-        self.values: np.ndarray | None = None  # after setup: (N, input_size), gaps filled
+        self.values: np.ndarray | None = None  # after setup: (N, input_size), filled as ``missing`` says
+        self.observed: np.ndarray | None = None  # after setup: (N, input_size), False where a value was missing
         self.bounds: tuple[int, int, int] = (0, 0, 0)  # first step of the val part, of the test part, N
         self.origins: dict[str, np.ndarray] = {}  # after setup: first forecast step of each window, per split
         self._predict_ids: list[str] = []
@@ -287,14 +241,20 @@ class ForecastingDataModule(ZooDataModule):
     def source(self) -> str:
         return str(self.path) if self.path else f"the embedded {self.dataset!r} series"
 
+    def _policy(self, path: str | None) -> Missing:
+        if self.missing is not None:
+            return self.missing
+        return "error" if path else EMBEDDED_SERIES[self.dataset].missing
+
     def _read(self) -> tuple[pd.Series, np.ndarray, list[str]]:
+        """(times on their regular grid, values ``(N, C)`` with NaN where missing, the columns)."""
         if self.path:
             from datamodules.tabular import read_table
 
-            frame = read_table(self.path)
+            frame = read_table(self.path, self.encoding)
             if not self.time_column:
-                raise ValueError(
-                    f"{self.path}: say which column holds the time stamps with time_column=... "
+                raise UserError(
+                    f"{self.path}: say which column holds the time stamps with --data.time_column "
                     f"(columns: {list(frame.columns)})"
                 )
             target = self.target or [c for c in frame.columns if c != self.time_column and c not in self.covariates]
@@ -307,15 +267,36 @@ class ForecastingDataModule(ZooDataModule):
             self.lookback, self.horizon = self.lookback or spec.lookback, self.horizon or spec.horizon
         overlap = sorted(set(target) & set(self.covariates))
         if overlap:
-            raise ValueError(f"{self.source}: column(s) {overlap} are both target and covariate")
+            raise UserError(f"{self.source}: column(s) {overlap} are both target and covariate")
         if not target:
-            raise ValueError(f"{self.source}: no column left to forecast besides the time column {self.time_column!r}")
+            raise UserError(f"{self.source}: no column left to forecast besides the time column {self.time_column!r}")
         self.target = list(target)
-        times, values = read_series_frame(frame, self.time_column, self.target + self.covariates, self.source)
+        columns = self.target + self.covariates
+        times, values = self._checked(frame, columns, self.source, self.path)
         self.season = season or _season_of(times)
         self.horizon = self.horizon or (self.season if self.season > 1 else 6)
         self.lookback = self.lookback or 3 * self.horizon
-        return times, values, self.target + self.covariates
+        return times, values, columns
+
+    def _checked(
+        self, frame: pd.DataFrame, columns: list[str], source: str, path: str | None
+    ) -> tuple[pd.Series, np.ndarray]:
+        """Read, sort and regularise ``frame``; missing values: an error, or reported and left to the policy."""
+        times, values, rows = read_series_frame(frame, self.time_column, columns, source)
+        times, values, rows, spacing = regularise(times, values, rows)
+        if spacing is None:
+            rank_zero_warn(f"{source}: the time stamps of {self.time_column!r} have no regular spacing: "
+                           "gaps cannot be detected, the rows are taken as consecutive steps")
+        if np.isnan(values).any():
+            what = describe_missing(times, values, rows, columns, spacing, self.time_column)
+            policy = self._policy(path)
+            if policy == "error":
+                raise UserError(f"{source}: {what}; {_MISSING_FIX}")
+            done = {"interpolate": "interpolated linearly", "ffill": "filled with the last observed value",
+                    "drop": "left out with the windows that touch them"}[policy]
+            rank_zero_warn(f"{source}: {what}. missing={policy}: {int(np.isnan(values).sum())} missing value(s) "
+                           f"{done}; validation and test windows are scored only where every target was observed")
+        return times, values
 
     def _split_bounds(self, n: int) -> tuple[int, int, int]:
         """(first validation step, first test step, n): the chronological 70/10/20 (by default) cut."""
@@ -324,13 +305,13 @@ class ForecastingDataModule(ZooDataModule):
         n_test, n_val = round(test * n), round(val * n)
         n_train = n - n_val - n_test
         if n_train < self.lookback + self.horizon:
-            raise ValueError(
+            raise UserError(
                 f"{self.source}: the training part has {n_train} of {n} steps, fewer than lookback + horizon = "
                 f"{self.lookback} + {self.horizon}; use a shorter lookback/horizon or smaller val/test fractions"
             )
         for name, size, fraction in (("validation", n_val, val), ("test", n_test, test)):
             if fraction > 0 and size < self.horizon:
-                raise ValueError(
+                raise UserError(
                     f"{self.source}: the {name} part has {size} steps, fewer than horizon={self.horizon}: "
                     "no window fits; raise its fraction or shorten the horizon"
                 )
@@ -341,19 +322,23 @@ class ForecastingDataModule(ZooDataModule):
             return
         times, raw, columns = self._read()
         bounds = self._split_bounds(len(raw))
-        values = _fill_gaps(raw, [0, *bounds])
+        policy = self._policy(self.path)
+        values = fill_missing(raw, [0, *bounds], policy)
         train = values[: bounds[0]]
         if self.scaler == "zscore":
-            loc, scale = train.mean(0), np.where(train.std(0) > 1e-12, train.std(0), 1.0)
+            std = np.nanstd(train, 0)
+            loc, scale = np.nanmean(train, 0), np.where(std > 1e-12, std, 1.0)
         else:
             loc, scale = np.zeros(len(columns)), np.ones(len(columns))
         starts, ends = [0, bounds[0], bounds[1]], list(bounds)
         h, lb = self.horizon, self.lookback
-        self.origins = {
+        origins = {
             "train": np.arange(lb, bounds[0] - h + 1, self.stride),
             "val": np.arange(max(bounds[0], lb), bounds[1] - h + 1),
             "test": np.arange(max(bounds[1], lb), bounds[2] - h + 1),
         }
+        self.observed = ~np.isnan(raw)
+        self.origins = self._scored_windows(origins, self.observed, policy)
         self.times, self.values, self.bounds = times, values, bounds
         self._series = torch.from_numpy(values)
         self.splits = {name: (torch.from_numpy(o).long(),) for name, o in self.origins.items()}
@@ -369,10 +354,32 @@ class ForecastingDataModule(ZooDataModule):
             "season": self.season,
             "scaler": {"kind": self.scaler, "loc": loc.tolist(), "scale": scale.tolist()},
             "parts": {
-                name: [_time_label(times.iloc[a]), _time_label(times.iloc[b - 1])] if b > a else []
+                name: [time_label(times.iloc[a]), time_label(times.iloc[b - 1])] if b > a else []
                 for name, a, b in zip(("train", "val", "test"), starts, ends)
             },
         }
+
+    def _scored_windows(
+        self, origins: dict[str, np.ndarray], observed: np.ndarray, policy: Missing
+    ) -> dict[str, np.ndarray]:
+        """Leave out the windows that touch a missing value (``drop``) and the validation and test
+        windows whose future holds a filled target (all policies): none is scored against a filled value."""
+        h, lb, t = self.horizon, self.lookback, len(self.target)
+        kept = {}
+        for name, o in origins.items():
+            if policy == "drop":
+                o = windows_without(~observed.all(1), o, -lb, h)
+            if name != "train":
+                o = windows_without(~observed[:, :t].all(1), o, 0, h)
+            if len(o) < len(origins[name]):
+                left = len(origins[name]) - len(o)
+                why = "they touch a missing value" if policy == "drop" else "their future holds a filled target"
+                rank_zero_warn(f"{self.source}: {left} of the {len(origins[name])} {name} windows left out: {why}")
+            if not len(o) and len(origins[name]):
+                raise UserError(f"{self.source}: no {name} window is left without a missing value; "
+                                "fill the file's gaps, or shorten --data.lookback / --data.horizon")
+            kept[name] = o
+        return kept
 
     # -- Lightning hooks -------------------------------------------------------------------------
     def setup(self, stage: str) -> None:
@@ -416,22 +423,29 @@ class ForecastingDataModule(ZooDataModule):
 
     def predict_dataloader(self) -> Any:
         if not self.predict_path:
-            raise ValueError("predict needs recent history: set predict_path to a CSV / Parquet file")
+            raise UserError("predict needs recent history: set predict_path to a CSV / Parquet file")
         if not self._card:  # no checkpoint restored the training card: fit it again
             self._prepare()
         from datamodules.tabular import read_table
 
         card = self._card
-        frame = read_table(self.predict_path)
-        times, raw = read_series_frame(frame, card["time_column"], card["columns"], self.predict_path)
+        frame = read_table(self.predict_path, self.encoding)
+        self.time_column = card["time_column"]
+        times, raw = self._checked(frame, card["columns"], self.predict_path, self.predict_path)
         lookback = card["lookback"]
         if len(raw) < lookback:
-            raise ValueError(
+            raise UserError(
                 f"{self.predict_path}: {len(raw)} rows, fewer than the model's lookback of {lookback} steps"
             )
-        self._predict_series = torch.from_numpy(_fill_gaps(raw, [0, len(raw)]))
+        policy = self._policy(self.predict_path)
+        self._predict_series = torch.from_numpy(fill_missing(raw, [0, len(raw)], policy))
         origins = np.arange(lookback, len(raw) + 1) if self.predict_origins == "all" else np.array([len(raw)])
-        self._predict_ids = [_time_label(times.iloc[o - 1]) for o in origins]
+        if policy == "drop":
+            origins = windows_without(np.isnan(raw).any(1), origins, -lookback, 0)
+            if not len(origins):
+                raise UserError(f"{self.predict_path}: every window of the last {lookback} steps holds a missing "
+                                "value (missing=drop); fill them with --data.missing interpolate or ffill")
+        self._predict_ids = [time_label(times.iloc[o - 1]) for o in origins]
         self.splits["predict"] = (torch.from_numpy(origins).long(),)
         return self._loader("predict")
 

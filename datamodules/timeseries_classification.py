@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from datamodules.base import ZooDataModule, natural_key, split_indices
+from datamodules.errors import UserError
 from datamodules.timeseries_formats import (
     SERIES_EXTENSIONS,
     Series,
@@ -95,11 +96,11 @@ class SeriesClassificationDataModule(ZooDataModule):
     ) -> None:
         super().__init__(batch_size, num_workers, val_fraction, test_fraction, seed)
         if normalize not in ("series", "dataset", "none"):
-            raise ValueError(f"normalize={normalize!r} is not one of ('series', 'dataset', 'none')")
+            raise UserError(f"normalize={normalize!r} is not one of ('series', 'dataset', 'none')")
         if series_length is not None and series_length < 2:
-            raise ValueError(f"series_length must be at least 2, got {series_length}")
+            raise UserError(f"series_length must be at least 2, got {series_length}")
         if dataset != "cbf":
-            raise ValueError(f"unknown embedded dataset {dataset!r}; the embedded set is 'cbf'")
+            raise UserError(f"unknown embedded dataset {dataset!r}; the embedded set is 'cbf'")
         self.path, self.test_path, self.dataset, self.num_series = path, test_path, dataset, num_series
         self.series_length, self.normalize, self.predict_path = series_length, normalize, predict_path
         self._parts: dict[str, tuple[Series, list[str], str]] | None = None
@@ -120,7 +121,7 @@ class SeriesClassificationDataModule(ZooDataModule):
                              and p.suffix.lower() in SERIES_EXTENSIONS)
             found[split] = matches[0] if matches else None
         if found["TRAIN"] is None:
-            raise FileNotFoundError(f"{path}: no <Name>_TRAIN{{.ts,.tsv,.csv}} file in this folder")
+            raise UserError(f"{path}: no <Name>_TRAIN{{.ts,.tsv,.csv}} file in this folder")
         return found["TRAIN"], Path(self.test_path) if self.test_path else found["TEST"]
 
     def _read(self) -> dict[str, tuple[Series, list[str], str]]:
@@ -138,12 +139,12 @@ class SeriesClassificationDataModule(ZooDataModule):
                 continue
             series, labels = read_series_file(file)
             if labels is None:
-                raise ValueError(f"{file}: the series have no class labels (@classLabel false)")
+                raise UserError(f"{file}: the series have no class labels (@classLabel false)")
             series = [clean(s, f"{file}, series {i + 1}") for i, s in enumerate(series)]
             parts[name] = (series, labels, str(file))
         channels = {s.shape[0] for part in parts.values() for s in part[0]}
         if len(channels) > 1:
-            raise ValueError(f"{self.source}: series have different numbers of variables {sorted(channels)}")
+            raise UserError(f"{self.source}: series have different numbers of variables {sorted(channels)}")
         self._parts = parts
         return parts
 
@@ -161,7 +162,7 @@ class SeriesClassificationDataModule(ZooDataModule):
         series, labels, file = parts[base]
         classes = sorted(set(labels), key=natural_key)
         if len(classes) < 2:
-            raise ValueError(f"{file}: one class only ({classes}); classification needs at least two")
+            raise UserError(f"{file}: one class only ({classes}); classification needs at least two")
         index = {c: i for i, c in enumerate(classes)}
         length = self.series_length or self._native_length()
         x, y = to_array(series, length), np.array([index[label] for label in labels])
@@ -172,7 +173,7 @@ class SeriesClassificationDataModule(ZooDataModule):
             t_series, t_labels, t_file = parts["test"]
             unknown = sorted({lab for lab in t_labels if lab not in index}, key=natural_key)
             if unknown:
-                raise ValueError(
+                raise UserError(
                     f"{t_file}: label(s) {unknown[:5]} never occur in the training file {file} ({classes})"
                 )
             arrays["test"] = (to_array(t_series, length), np.array([index[lab] for lab in t_labels]))
@@ -216,7 +217,7 @@ class SeriesClassificationDataModule(ZooDataModule):
 
     def predict_dataloader(self) -> Any:
         if not self.predict_path:
-            raise ValueError("predict needs series: set predict_path to a .ts, .tsv or .csv file")
+            raise UserError("predict needs series: set predict_path to a .ts, .tsv or .csv file")
         if not self._card:
             self._prepare()
         card = self._card
@@ -224,7 +225,7 @@ class SeriesClassificationDataModule(ZooDataModule):
         series = [clean(s, f"{self.predict_path}, series {i + 1}") for i, s in enumerate(series)]
         channels = {s.shape[0] for s in series}
         if channels != {card["input_size"]}:
-            raise ValueError(
+            raise UserError(
                 f"{self.predict_path}: series with {sorted(channels)} variable(s); the model reads {card['input_size']}"
             )
         x = normalise(to_array(series, card["series_length"]), card["normalize"], card["mean"], card["std"])

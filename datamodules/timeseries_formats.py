@@ -20,6 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
+from datamodules.delimited import decode_text
+from datamodules.errors import UserError
+
 __all__ = [
     "SERIES_EXTENSIONS",
     "Series",
@@ -41,7 +44,7 @@ def _floats(text: str, path: Path, where: str) -> np.ndarray:
         return np.array([np.nan if tok in ("?", "", "NaN", "nan") else float(tok) for tok in tokens])
     except ValueError:
         bad = next(tok for tok in tokens if not _is_number(tok))
-        raise ValueError(f"{path}, {where}: {bad!r} is not a number") from None
+        raise UserError(f"{path}, {where}: {bad!r} is not a number") from None
 
 
 def _is_number(token: str) -> bool:
@@ -69,17 +72,14 @@ def read_ts(path: str | Path) -> tuple[Series, list[str] | None]:
     series: Series = []
     labels: list[str] = []
     in_data = False
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as err:
-        raise ValueError(f"{path}: not a text .ts file ({err})") from None
+    lines = decode_text(path, option=None).splitlines()  # undecodable: an error naming the line and byte
     for number, raw in enumerate(lines, 1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
         if not in_data:
             if not line.startswith("@"):
-                raise ValueError(f"{path}, line {number}: expected an @key header line or @data, got {line[:40]!r}")
+                raise UserError(f"{path}, line {number}: expected an @key header line or @data, got {line[:40]!r}")
             key, _, value = line[1:].partition(" ")
             key = key.lower()
             if key == "data":
@@ -94,29 +94,29 @@ def read_ts(path: str | Path) -> tuple[Series, list[str] | None]:
             labels.append(_label(parts.pop()))
         dims = [_floats(p, path, f"line {number}, variable {i + 1}") for i, p in enumerate(parts)]
         if series and len(dims) != series[0].shape[0]:
-            raise ValueError(
+            raise UserError(
                 f"{path}, line {number}: {len(dims)} variable(s), but the first series has {series[0].shape[0]}"
             )
         lengths = {len(d) for d in dims}
         if len(lengths) > 1:
             if header.get("equallength", "true").lower() == "true":
-                raise ValueError(f"{path}, line {number}: its variables have different lengths {sorted(lengths)}")
+                raise UserError(f"{path}, line {number}: its variables have different lengths {sorted(lengths)}")
             width = max(lengths)
             dims = [np.pad(d, (0, width - len(d)), constant_values=np.nan) for d in dims]
         series.append(np.stack(dims))
     if not in_data:
-        raise ValueError(f"{path}: no @data line: not a .ts file")
+        raise UserError(f"{path}: no @data line: not a .ts file")
     if not series:
-        raise ValueError(f"{path}: no series after @data")
+        raise UserError(f"{path}: no series after @data")
     _check_ts_rows(series, labels, header, path)
     return series, labels if labels else None
 
 
 def _check_ts_header(header: dict[str, str], path: Path) -> None:
     if header.get("timestamps", "false").lower() == "true":
-        raise ValueError(f"{path}: time-stamped .ts files (@timeStamps true) are not supported")
+        raise UserError(f"{path}: time-stamped .ts files (@timeStamps true) are not supported")
     if header.get("targetlabel", "false").lower().startswith("true"):
-        raise ValueError(f"{path}: a regression .ts file (@targetLabel true); this reader takes class labels")
+        raise UserError(f"{path}: a regression .ts file (@targetLabel true); this reader takes class labels")
 
 
 def _check_ts_rows(series: Series, labels: list[str], header: dict[str, str], path: Path) -> None:
@@ -125,38 +125,35 @@ def _check_ts_rows(series: Series, labels: list[str], header: dict[str, str], pa
         known = {_label(d) for d in declared}
         unknown = sorted({lab for lab in labels if lab not in known})
         if unknown:
-            raise ValueError(f"{path}: label(s) {unknown[:5]} are not among the @classLabel values {declared}")
+            raise UserError(f"{path}: label(s) {unknown[:5]} are not among the @classLabel values {declared}")
     if header.get("equallength", "true").lower() == "true":
         lengths = {s.shape[1] for s in series}
         declared_length = header.get("serieslength")
         if len(lengths) > 1:
-            raise ValueError(f"{path}: @equalLength true, but series have lengths {sorted(lengths)[:5]}")
+            raise UserError(f"{path}: @equalLength true, but series have lengths {sorted(lengths)[:5]}")
         if declared_length and int(declared_length) not in lengths:
-            raise ValueError(f"{path}: @seriesLength {declared_length}, but the series have {lengths.pop()} values")
+            raise UserError(f"{path}: @seriesLength {declared_length}, but the series have {lengths.pop()} values")
 
 
 def read_ucr_table(path: str | Path) -> tuple[Series, list[str]]:
     """A UCR ``.tsv``/``.csv`` file (label, values...) → (series ``[(1, length)]``, labels)."""
     path = Path(path)
     sep = "\t" if path.suffix.lower() == ".tsv" else ","
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as err:
-        raise ValueError(f"{path}: not a text file ({err})") from None
+    text = decode_text(path, option=None)
     rows = [(n, line.rstrip("\r\n").split(sep)) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
     if not rows:
-        raise ValueError(f"{path}: the file is empty")
+        raise UserError(f"{path}: the file is empty")
     if len(rows[0][1]) > 1 and not any(_is_number(tok.strip()) and tok.strip() for tok in rows[0][1][1:]):
         rows = rows[1:]  # a header row
     series, labels = [], []
     for number, fields in rows:
         if len(fields) < 2:
-            raise ValueError(f"{path}, line {number}: a label and at least one value expected, got {fields!r}")
+            raise UserError(f"{path}, line {number}: a label and at least one value expected, got {fields!r}")
         labels.append(_label(fields[0]))
         values = _floats(",".join(fields[1:]), path, f"line {number}")
         series.append(values[None, :])
     if not series:
-        raise ValueError(f"{path}: a header but no series")
+        raise UserError(f"{path}: a header but no series")
     return series, labels
 
 
@@ -164,13 +161,13 @@ def read_series_file(path: str | Path) -> tuple[Series, list[str] | None]:
     """Read ``.ts``, ``.tsv`` or ``.csv``: (series ``[(channels, length)]``, labels or ``None``)."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"series file not found: {path}")
+        raise UserError(f"series file not found: {path}")
     suffix = path.suffix.lower()
     if suffix == ".ts":
         return read_ts(path)
     if suffix in (".tsv", ".csv"):
         return read_ucr_table(path)
-    raise ValueError(f"{path}: unsupported series format {suffix!r} (use {', '.join(SERIES_EXTENSIONS)})")
+    raise UserError(f"{path}: unsupported series format {suffix!r} (use {', '.join(SERIES_EXTENSIONS)})")
 
 
 # -- shaping -----------------------------------------------------------------------------------------
@@ -178,7 +175,7 @@ def clean(x: np.ndarray, where: str) -> np.ndarray:
     """``(C, T)`` with NaN gaps → trailing gaps cut, inner gaps interpolated linearly."""
     observed = ~np.isnan(x)
     if not observed.any(axis=1).all():
-        raise ValueError(f"{where}: a variable has no values")
+        raise UserError(f"{where}: a variable has no values")
     end = int(np.flatnonzero(observed.any(axis=0)).max()) + 1  # shorter series are padded at the end
     x = x[:, :end]
     out = np.empty_like(x)

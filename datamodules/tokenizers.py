@@ -29,6 +29,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+from datamodules.errors import UserError
+
 __all__ = [
     "SPECIAL_TOKENS",
     "CharTokenizer",
@@ -176,12 +178,12 @@ class _VocabTokenizer(Tokenizer):
             counts.update(cls._split(text, **kwargs))
         counts = Counter({piece: n for piece, n in counts.items() if piece not in SPECIAL_TOKENS})
         if not counts:
-            raise ValueError(f"cannot build a {cls.kind} vocabulary: the training texts are empty")
+            raise UserError(f"cannot build a {cls.kind} vocabulary: the training texts are empty")
         # most frequent first; ties in alphabetical order, so the same data always gives the same ids
         ranked = sorted((p for p, n in counts.items() if n >= min_freq), key=lambda p: (-counts[p], p))
         if vocab_size is not None:
             if vocab_size <= len(SPECIAL_TOKENS):
-                raise ValueError(
+                raise UserError(
                     f"vocab_size={vocab_size} leaves no room besides the {len(SPECIAL_TOKENS)} special tokens"
                 )
             ranked = ranked[: vocab_size - len(SPECIAL_TOKENS)]
@@ -284,7 +286,7 @@ class HFTokenizer(Tokenizer):
         self.kind = kind  # type: ignore[misc]  # "bpe" or "pretrained", an instance attribute here
         self.name = name
         if "pad" not in self.specials:
-            raise ValueError(f"tokenizer {name or kind!r} has no padding token; the datamodules need one")
+            raise UserError(f"tokenizer {name or kind!r} has no padding token; the datamodules need one")
 
     @classmethod
     def train_bpe(cls, texts: Iterable[str], vocab_size: int | None = None, min_freq: int = 2) -> HFTokenizer:
@@ -358,7 +360,7 @@ def _zoo_card(path: Path) -> dict[str, Any] | None:
             return None
         card = loaded.get("data") or {}
     if "tokenizer" not in card:
-        raise ValueError(f"{path}: this zoo model was not trained on tokenized text (its data card has no tokenizer)")
+        raise UserError(f"{path}: this zoo model was not trained on tokenized text (its data card has no tokenizer)")
     return card["tokenizer"]
 
 
@@ -375,21 +377,21 @@ def load_pretrained_tokenizer(name_or_path: str) -> Tokenizer:
             try:
                 backend = Backend.from_file(str(path))
             except Exception as err:  # noqa: BLE001 - the Rust library raises plain Exceptions
-                raise ValueError(f"{path}: not a Hugging Face tokenizer.json ({err})") from None
+                raise UserError(f"{path}: not a Hugging Face tokenizer.json ({err})") from None
             return HFTokenizer(backend, _guess_specials(backend), name=str(path))
     try:
         from transformers import AutoTokenizer
 
         auto = AutoTokenizer.from_pretrained(resolve_pretrained(name_or_path))
     except (OSError, ValueError) as err:
-        raise ValueError(
+        raise UserError(
             f"tokenizer {name_or_path!r} is not 'char', 'word' or 'bpe', nor a pretrained tokenizer that could be "
             f"loaded (a Hugging Face name needs a network the first time; a local directory needs its tokenizer "
             f"files): {err}"
         ) from None
     backend = getattr(auto, "backend_tokenizer", None)
     if backend is None:
-        raise ValueError(
+        raise UserError(
             f"tokenizer {name_or_path!r} has no fast (Rust) implementation; the zoo needs a fast tokenizer"
         )
     specials = {role: getattr(auto, f"{role}_token_id", None) for role in _ROLES}

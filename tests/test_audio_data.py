@@ -12,6 +12,7 @@ import torch
 
 from datamodules.audio import AudioDataModule, crop_or_pad, decode_audio
 from datamodules.audio_synthetic import DTMF_CLASSES, DTMF_RATE, dtmf_clips, dtmf_frequencies
+from datamodules.errors import UserError
 
 TONES = {"low": 300.0, "mid": 900.0, "high": 2000.0}
 
@@ -106,7 +107,7 @@ def test_manifest_errors_name_the_problem(tmp_path: Path, folder: Path) -> None:
         AudioDataModule(path=str(bad)).data_args()
     missing = tmp_path / "missing.csv"
     missing.write_text("path,label\nclips/low/low0.wav,low\nnowhere.wav,low\n")
-    with pytest.raises(FileNotFoundError, match=r"missing\.csv.*nowhere\.wav"):
+    with pytest.raises(UserError, match=r"missing\.csv.*nowhere\.wav"):
         AudioDataModule(path=str(missing)).data_args()
     unlabeled = tmp_path / "unlabeled.csv"
     unlabeled.write_text("path,label\nclips/low/low0.wav,\n")
@@ -124,6 +125,18 @@ def test_undecodable_file_is_named(folder: Path) -> None:
         dm.data_args()
     dm.setup("fit")
     assert sum(len(dm.splits[s][0]) for s in ("train", "val", "test")) == 18
+
+
+def test_a_bad_first_file_names_the_skip_fix_and_skip_reports_the_count(folder: Path) -> None:
+    (folder / "high" / "a_broken.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")  # first in sort order
+    with pytest.raises(UserError, match=r"a_broken\.wav: cannot decode audio .*set --data\.on_bad_file skip"):
+        AudioDataModule(path=str(folder)).data_args()
+    dm = AudioDataModule(path=str(folder), on_bad_file="skip")
+    with pytest.warns(UserWarning) as report:
+        dm.data_args()
+    assert f"{folder}: skipped 1 of 19 audio files that could not be decoded (on_bad_file=skip)" in [
+        str(w.message) for w in report
+    ]
 
 
 @pytest.mark.parametrize("kind", ["zero_bytes", "no_samples"])
@@ -144,7 +157,7 @@ def test_empty_and_missing_folders(tmp_path: Path) -> None:
     (tmp_path / "empty" / "a" / "notes.txt").write_text("no audio here")
     with pytest.raises(ValueError, match=r"empty: no audio files in class sub-folders"):
         AudioDataModule(path=str(tmp_path / "empty")).data_args()
-    with pytest.raises(FileNotFoundError, match="audio folder not found"):
+    with pytest.raises(UserError, match="audio folder not found"):
         AudioDataModule(path=str(tmp_path / "nope")).data_args()
 
 

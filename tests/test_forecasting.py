@@ -109,6 +109,26 @@ def test_a_forecaster_learns_a_seasonal_series(tmp_path: Path) -> None:
     assert mae < 0.4 * naive, (mae, naive)  # the noise alone costs an MAE of about 3.2
 
 
+def test_test_metrics_are_never_scored_against_filled_values(tmp_path: Path) -> None:
+    csv = sine_csv(tmp_path / "load.csv", 120)
+    frame = pd.read_csv(csv)
+    frame.loc[96:113, "load"] = np.nan  # 18 of the 24 test targets empty; steps 114..119 observed
+    frame.to_csv(csv, index=False)
+    dm = ForecastingDataModule(path=str(csv), time_column="month", target="load", lookback=12, horizon=3,
+                               missing="ffill", batch_size=16)
+    with pytest.warns(UserWarning, match="18 missing value"):
+        args = {k: v for k, v in dm.data_args().items() if k != "task"}
+    model = zoo.create_model("gru_forecaster", **args)
+    trainer = Trainer(**trainer_kwargs(tmp_path, max_epochs=1, limit_train_batches=2))
+    trainer.fit(model, datamodule=dm)
+    logged = trainer.test(model, datamodule=dm, verbose=False)[0]
+    assert dm.origins["test"].tolist() == [114, 115, 116, 117]  # the windows whose future was observed
+    past = torch.from_numpy(np.stack([dm.values[o - 12 : o] for o in dm.origins["test"]]))
+    truth = frame["load"].to_numpy()[dm.origins["test"][:, None] + np.arange(3)]  # the file's own values
+    mae = np.abs(model.eval()(past)[..., 0].detach().numpy() - truth).mean()
+    assert logged["test/mae"] == pytest.approx(mae, rel=1e-4)
+
+
 # -- the networks and their blocks ----------------------------------------------------------------------
 def test_causal_convolutions_never_look_ahead_and_see_their_receptive_field() -> None:
     tcn = TemporalConvNet(2, [4, 4, 4], kernel_size=3).eval()

@@ -17,6 +17,7 @@ from PIL import Image
 from datamodules import ImageDataModule
 from datamodules.augment import PRESETS, RandAugment
 from datamodules.base import TensorLoader
+from datamodules.errors import UserError
 
 
 def _png(path: Path, value: int, size: tuple[int, int] = (12, 10), mode: str = "RGB") -> None:
@@ -80,7 +81,7 @@ def test_csv_of_files_and_labels(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"bad.csv: column 'image' not found"):
         ImageDataModule(path=str(tmp_path / "bad.csv")).data_args()
     (tmp_path / "missing.csv").write_text("image,label\nimg/nope.png,even\n")
-    with pytest.raises(FileNotFoundError, match="nope.png"):
+    with pytest.raises(UserError, match="nope.png"):
         ImageDataModule(path=str(tmp_path / "missing.csv")).data_args()
     (tmp_path / "blank.csv").write_text("image,label\nimg/0.png,even\nimg/1.png,\n")
     with pytest.raises(ValueError, match=r"blank.csv: missing label on line\(s\) \[3\]"):  # not a class "nan"
@@ -99,10 +100,28 @@ def test_broken_inputs_name_the_file(tree: Path, tmp_path: Path) -> None:
     (tmp_path / "empty" / "cls").mkdir(parents=True)
     with pytest.raises(ValueError, match="no images in class sub-folders"):
         ImageDataModule(path=str(tmp_path / "empty")).data_args()
-    with pytest.raises(FileNotFoundError, match="image folder not found"):
+    with pytest.raises(UserError, match="image folder not found"):
         ImageDataModule(path=str(tmp_path / "nowhere")).data_args()
     with pytest.raises(ValueError, match="augment"):
         ImageDataModule(augment="heavy")  # type: ignore[arg-type]
+
+
+def test_a_bad_first_image_is_named_with_the_skip_fix(tree: Path) -> None:
+    (tree / "ants" / "0.png").write_bytes(b"\x89PNG but truncated")  # the first file in sort order: the size probe's
+    with pytest.raises(UserError, match=r"ants/0\.png: cannot decode image .*set --data\.on_bad_file skip"):
+        ImageDataModule(path=str(tree)).data_args()
+
+
+def test_skip_leaves_out_a_bad_first_image_and_reports_the_count(tree: Path) -> None:
+    (tree / "ants" / "0.png").write_bytes(b"\x89PNG but truncated")
+    dm = ImageDataModule(path=str(tree), on_bad_file="skip", val_fraction=0.0, test_fraction=0.0)
+    assert dm.data_args()["image_size"] == 10  # probed on the next image that opens
+    with pytest.warns(UserWarning) as report:
+        dm.setup("fit")
+    messages = [str(w.message) for w in report]
+    assert any("skipping" in m and "0.png" in m for m in messages)
+    assert f"{tree}: skipped 1 of 10 images that could not be decoded (on_bad_file=skip)" in messages
+    assert len(dm.splits["train"][1]) == 9
 
 
 def _idx(path: Path, array: np.ndarray) -> None:
@@ -123,7 +142,7 @@ def test_torchvision_dataset_by_name_offline(tmp_path: Path) -> None:
     data.setup("fit")
     assert len(data.splits["test"][1]) == 10  # MNIST's own test split is kept
     assert data.card["classes"][0].startswith("0")
-    with pytest.raises(FileNotFoundError, match=r"CIFAR10 not found.*download"):
+    with pytest.raises(UserError, match=r"CIFAR10 not found.*download"):
         ImageDataModule(dataset="CIFAR10", root=str(tmp_path / "data")).data_args()
 
 
@@ -198,7 +217,7 @@ def test_predict_reads_new_images_with_the_card(tree: Path, tmp_path: Path) -> N
     (images,) = next(iter(fresh.predict_dataloader()))
     assert images.shape == (5, 3, 8, 8) and len(fresh.predict_ids()) == 5
     assert fresh.predict_ids()[0].endswith("0.png")
-    with pytest.raises(FileNotFoundError, match="no image file"):
+    with pytest.raises(UserError, match="no image file"):
         ImageDataModule(predict_path=str(tmp_path / "none")).predict_dataloader()
 
 

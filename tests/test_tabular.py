@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from datamodules import TabularDataModule
-from datamodules.tabular import encode_features
+from datamodules.errors import UserError
+from datamodules.tabular import encode_features, read_table
 
 
 def people(n: int = 120, seed: int = 0) -> pd.DataFrame:
@@ -149,11 +150,34 @@ def test_no_target_given(csv: Path) -> None:
         TabularDataModule(path=str(csv)).data_args()
 
 
-def test_ragged_csv_is_named(tmp_path: Path) -> None:
+def test_a_row_with_extra_fields_names_its_line(tmp_path: Path) -> None:
     bad = tmp_path / "ragged.csv"
     bad.write_text("a,b,label\n1,2,x\n3,4,y,EXTRA,MORE\n")
-    with pytest.raises(ValueError, match=r"ragged\.csv: not a well-formed table"):
+    with pytest.raises(UserError, match=r"ragged\.csv, line 3: 5 field\(s\), but the header has 3"):
         TabularDataModule(path=str(bad), target="label").data_args()
+
+
+def test_a_row_with_too_few_fields_is_an_error_naming_its_line(tmp_path: Path) -> None:
+    # pandas alone reads the short row with an empty label, dropped as a "missing target"
+    bad = tmp_path / "short.csv"
+    bad.write_text("a,b,label\n1,2,x\n3,4,y\n\n5,6\n7,8,x\n")
+    with pytest.raises(UserError, match=r"short\.csv, line 5: 2 field\(s\), but the header has 3 \(a ragged row\)"):
+        TabularDataModule(path=str(bad), target="label").data_args()
+
+
+def test_bytes_not_in_the_encoding_name_the_line_the_offset_and_the_fix(tmp_path: Path) -> None:
+    path = tmp_path / "latin.csv"
+    path.write_bytes(("size,city\n" + "1,paris\n2,lyon\n" * 10 + "3,orl\xe9ans\n4,nice\n").encode("latin-1"))
+    with pytest.raises(UserError) as info:
+        TabularDataModule(path=str(path), target="city").data_args()
+    offset = path.read_bytes().index(b"\xe9")
+    assert str(info.value) == (
+        f"{path}, line 22: not utf-8 text (byte 0xe9 at byte offset {offset}); "
+        "set --data.encoding latin-1 (or the file's own encoding)"
+    )
+    assert read_table(path, encoding="latin-1")["city"].iloc[20] == "orléans"
+    dm = TabularDataModule(path=str(path), target="size", encoding="latin-1", task="regression")
+    assert dm.data_args()["num_targets"] == 1
 
 
 def test_empty_and_missing_files(tmp_path: Path) -> None:
@@ -163,7 +187,7 @@ def test_empty_and_missing_files(tmp_path: Path) -> None:
     (tmp_path / "header.csv").write_text("a,y\n")
     with pytest.raises(ValueError, match=r"header\.csv: the table has a header but no rows"):
         TabularDataModule(path=str(tmp_path / "header.csv"), target="y").data_args()
-    with pytest.raises(FileNotFoundError, match="nowhere.csv"):
+    with pytest.raises(UserError, match="nowhere.csv"):
         TabularDataModule(path=str(tmp_path / "nowhere.csv"), target="y").data_args()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -11,6 +12,7 @@ import pytest
 import torch
 
 from datamodules import TextClassificationDataModule
+from datamodules.errors import UserError
 from datamodules.text_loaders import TokenLoader
 from datamodules.text_sources import chatterbot_languages, chatterbot_topics, hf_dataset
 from tests.test_tokenizers import minilm_path
@@ -114,7 +116,7 @@ def test_bad_inputs_name_the_file_and_the_problem(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"d\.csv.*\['sentence'\] not found.*'text', 'label'"):
         TextClassificationDataModule(path=str(tmp_path / "d.csv"), text_column="sentence").data_args()
     (tmp_path / "latin.csv").write_bytes("text,label\ncaf\xe9 au lait,drink\n".encode("latin-1"))
-    with pytest.raises(ValueError, match=r"latin\.csv: not utf-8 text \(byte 0xe9"):
+    with pytest.raises(UserError, match=r"latin\.csv, line 2: not utf-8 text \(byte 0xe9 at byte offset 14\)"):
         TextClassificationDataModule(path=str(tmp_path / "latin.csv")).data_args()
     (tmp_path / "bad.jsonl").write_text('{"text": "ok", "label": "a"}\n{"text": "broken", \n')
     with pytest.raises(ValueError, match=r"bad\.jsonl, line 2: not valid JSON"):
@@ -125,13 +127,47 @@ def test_bad_inputs_name_the_file_and_the_problem(tmp_path: Path) -> None:
     write(tmp_path / "one.csv", [{"text": t, "label": "x"} for t in ANIMALS])
     with pytest.raises(ValueError, match="single class"):
         TextClassificationDataModule(path=str(tmp_path / "one.csv")).data_args()
-    with pytest.raises(FileNotFoundError, match="not found"):
+    with pytest.raises(UserError, match="not found"):
         TextClassificationDataModule(path=str(tmp_path / "missing.csv")).data_args()
     (tmp_path / "d.xml").write_text("<a/>")
     with pytest.raises(ValueError, match="unsupported format '.xml'"):
         TextClassificationDataModule(path=str(tmp_path / "d.xml")).data_args()
-    with pytest.raises(FileNotFoundError, match="needs a train file"):
+    with pytest.raises(UserError, match="needs a train file"):
         TextClassificationDataModule(path=str(tmp_path)).data_args()  # a folder without train.*
+
+
+def test_a_ragged_csv_row_is_an_error_naming_its_line(tmp_path: Path) -> None:
+    path = write(tmp_path / "d.tsv", rows())
+    with path.open("a") as f:
+        f.write("a tab forgotten\n")  # pandas alone reads it as a text without a label, dropped with a warning
+    with pytest.raises(UserError, match=r"d\.tsv, line 50: 1 field\(s\), but the header has 2 \(a ragged row\)"):
+        TextClassificationDataModule(path=str(path)).data_args()
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_bytes_not_in_the_encoding_name_the_line_the_offset_and_the_fix(tmp_path: Path, suffix: str) -> None:
+    records, path = [*rows(), {"text": "un caf\xe9 au lait", "label": "fruit"}], tmp_path / f"d{suffix}"
+    if suffix == ".jsonl":
+        text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    else:
+        text = pd.DataFrame(records).to_csv(index=False)
+    path.write_bytes(text.encode("latin-1"))
+    offset = path.read_bytes().index(b"\xe9")
+    line = 49 if suffix == ".jsonl" else 50  # a CSV's header is line 1
+    message = f"line {line}: not utf-8 text (byte 0xe9 at byte offset {offset}); set --data.encoding latin-1"
+    with pytest.raises(UserError, match=re.escape(message)):
+        TextClassificationDataModule(path=str(path)).data_args()
+    dm = TextClassificationDataModule(path=str(path), encoding="latin-1")
+    dm.setup("fit")
+    texts = [t for split in dm.split_texts.values() for t in split]
+    assert "un café au lait" in texts
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_a_byte_order_mark_is_not_part_of_the_first_column(tmp_path: Path, suffix: str) -> None:
+    path = write(tmp_path / f"d{suffix}", rows())
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())  # as Excel writes "CSV UTF-8"
+    assert TextClassificationDataModule(path=str(path)).data_args()["num_classes"] == 2
 
 
 def test_rows_without_text_or_label_are_dropped_with_a_warning(tmp_path: Path) -> None:

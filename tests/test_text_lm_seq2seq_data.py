@@ -110,7 +110,7 @@ def test_corpus_errors(tmp_path: Path, corpus: Path) -> None:
     with pytest.raises(ValueError, match=r"val part has \d+ tokens, fewer than max_seq_len \+ 1"):
         LanguageModelDataModule(path=str(corpus), max_seq_len=2000).data_args()
     (tmp_path / "bin.txt").write_bytes(b"\xff\xfe\x00binary")
-    with pytest.raises(ValueError, match=r"bin\.txt: not utf-8 text"):
+    with pytest.raises(ValueError, match=r"bin\.txt, line 1: not utf-8 text \(byte 0xff at byte offset 0\); set --"):
         LanguageModelDataModule(path=str(tmp_path / "bin.txt")).data_args()
     empty = tmp_path / "empty"
     empty.mkdir()

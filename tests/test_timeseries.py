@@ -13,9 +13,11 @@ import pandas as pd
 import pytest
 import torch
 
+from datamodules.errors import UserError
 from datamodules.timeseries import ForecastingDataModule, load_embedded_series
 from datamodules.timeseries_classification import SeriesClassificationDataModule, cylinder_bell_funnel
 from datamodules.timeseries_formats import read_ts
+from datamodules.timeseries_table import regular_grid
 
 
 # -- forecasting --------------------------------------------------------------------------------
@@ -84,7 +86,7 @@ def test_rows_are_sorted_by_time(tmp_path: Path) -> None:
     assert np.array_equal(ordered.values, shuffled.values)
 
 
-def test_gaps_are_filled_without_looking_across_a_split_boundary(tmp_path: Path) -> None:
+def test_interpolated_gaps_never_look_across_a_split_boundary(tmp_path: Path) -> None:
     n = 120
     sales = np.arange(n, dtype=float)
     sales[50] = np.nan  # inside the training part: interpolated
@@ -93,11 +95,104 @@ def test_gaps_are_filled_without_looking_across_a_split_boundary(tmp_path: Path)
     frame = pd.read_csv(csv)
     frame["sales"] = sales
     frame.to_csv(csv, index=False)
-    dm = ForecastingDataModule(path=str(csv), time_column="date", target="sales", lookback=12, horizon=6)
-    dm.setup("fit")
+    dm = ForecastingDataModule(path=str(csv), time_column="date", target="sales", lookback=12, horizon=6,
+                               missing="interpolate")
+    with pytest.warns(UserWarning, match=r"3 missing value\(s\) interpolated linearly"):
+        dm.setup("fit")
     assert dm.bounds[0] == 84
     assert dm.values[50, 0] == pytest.approx(50.0)
     assert dm.values[84, 0] == dm.values[85, 0] == pytest.approx(83.0)
+
+
+def with_missing_sales(path: Path, n: int, empty: slice) -> Path:
+    """A monthly series whose ``sales`` cells are empty at the rows of ``empty``."""
+    write_series(path, n)
+    frame = pd.read_csv(path)
+    frame.loc[frame.index[empty], "sales"] = np.nan
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_missing_targets_are_an_error_naming_the_rows_and_the_fix(tmp_path: Path) -> None:
+    csv = with_missing_sales(tmp_path / "shop.csv", 300, slice(240, 291))  # 51 of the 60 test targets
+    with pytest.raises(UserError) as info:
+        ForecastingDataModule(path=str(csv), time_column="date", target="sales", horizon=6).setup("fit")
+    message = str(info.value)
+    assert message.startswith(f"{csv}: column 'sales' is empty at 51 data row(s): 241 (2020-01-01), 242 (2020-02-01)")
+    assert "--data.missing interpolate" in message and "ffill" in message and "drop" in message
+
+
+def test_a_chosen_fill_is_reported_and_never_scored(tmp_path: Path) -> None:
+    csv = with_missing_sales(tmp_path / "shop.csv", 300, slice(240, 291))  # steps 291..299 observed
+    dm = ForecastingDataModule(path=str(csv), time_column="date", target="sales", lookback=12, horizon=6,
+                               missing="ffill")
+    with pytest.warns(UserWarning) as report:
+        dm.setup("fit")
+    messages = " | ".join(str(w.message) for w in report)
+    assert "missing=ffill: 51 missing value(s) filled with the last observed value" in messages
+    assert "51 of the 55 test windows left out: their future holds a filled target" in messages
+    assert dm.origins["test"].tolist() == [291, 292, 293, 294]  # the only windows with an observed future
+    observed = pd.read_csv(csv)["sales"].to_numpy()
+    assert np.allclose(dm.targets("test")[..., 0], observed[dm.origins["test"][:, None] + np.arange(6)])
+    assert not np.isnan(dm.values).any()  # the inputs are filled: past windows may read filled values
+
+
+def test_drop_leaves_out_every_window_that_touches_a_missing_value(tmp_path: Path) -> None:
+    csv = with_missing_sales(tmp_path / "shop.csv", 120, slice(40, 42))  # two training steps
+    dm = ForecastingDataModule(path=str(csv), time_column="date", target="sales", lookback=12, horizon=6,
+                               missing="drop")
+    with pytest.warns(UserWarning, match="2 missing value.*left out with the windows that touch them"):
+        dm.setup("fit")
+    train = dm.origins["train"]
+    assert train.tolist() == [*range(12, 35), *range(54, 79)]  # origins 35..53 read step 40 or 41
+    assert dm.card["scaler"]["loc"][0] == pytest.approx(np.nanmean(pd.read_csv(csv)["sales"][:84]), rel=1e-5)
+
+
+def test_a_gap_in_the_time_column_is_detected(tmp_path: Path) -> None:
+    csv = write_series(tmp_path / "shop.csv", 150)
+    frame = pd.read_csv(csv)
+    frame.drop(index=range(60, 90)).to_csv(csv, index=False)  # 30 months never written: 2005-01 .. 2007-06
+    with pytest.raises(UserError, match=r"'date' skips 30 time stamp\(s\) of its regular spacing \(MS\) in 1 gap"
+                                        r"\(s\): 30 after 2004-12-01; set --data.missing"):
+        ForecastingDataModule(path=str(csv), time_column="date", target="sales").setup("fit")
+    dm = ForecastingDataModule(path=str(csv), time_column="date", target="sales", missing="interpolate")
+    with pytest.warns(UserWarning, match="skips 30 time stamp"):
+        dm.setup("fit")
+    assert len(dm.values) == 150 and dm.times.iloc[60] == pd.Timestamp("2005-01-01")
+
+
+def test_a_gap_in_a_numeric_time_column_is_detected(tmp_path: Path) -> None:
+    csv = tmp_path / "years.csv"
+    years = [y for y in range(1900, 2000) if y != 1950]
+    pd.DataFrame({"year": years, "flow": np.sin(np.arange(99))}).to_csv(csv, index=False)
+    with pytest.raises(UserError, match=r"skips 1 time stamp\(s\) of its regular spacing \(a step of 1\).*after 1949"):
+        ForecastingDataModule(path=str(csv), time_column="year").setup("fit")
+
+
+@pytest.mark.parametrize(
+    ("freq", "name"),
+    [("MS", "MS"), ("ME", "ME"), ("QS", "QS"), ("YS", "YS"), ("B", "B"), ("D", "24h"), ("h", "h"), ("15min", "15min"),
+     (pd.DateOffset(months=1), "DateOffset: months=1")],  # the last: monthly on the 15th
+)
+def test_regular_grid_finds_the_spacing_and_the_stamps_a_gap_skips(freq: object, name: str) -> None:
+    stamps = pd.Series(pd.date_range("2001-01-15" if name.startswith("Date") else "2001-01-01", periods=40, freq=freq))
+    grid, spacing = regular_grid(stamps.drop(index=range(10, 17)).reset_index(drop=True))
+    assert spacing == name and grid.tolist() == stamps.tolist()
+
+
+def test_irregular_stamps_have_no_grid() -> None:
+    assert regular_grid(pd.Series([0.0, 0.5, 1.7, 2.0])) is None
+    odd = [pd.Timestamp("2001-01-01"), pd.Timestamp("2001-01-02 07:00"), pd.Timestamp("2001-03-09")]
+    assert regular_grid(pd.Series(odd)) is None
+
+
+def test_duplicate_time_stamps_are_named_with_their_rows(tmp_path: Path) -> None:
+    csv = write_series(tmp_path / "shop.csv")
+    frame = pd.read_csv(csv)
+    frame.loc[5, "date"] = frame.loc[4, "date"]
+    frame.to_csv(csv, index=False)
+    with pytest.raises(UserError, match=r"of 'date' occur more than once: 2000-05-01 \(data rows 5, 6\)"):
+        ForecastingDataModule(path=str(csv), time_column="date", target="sales").setup("fit")
 
 
 def test_seasonal_naive_is_exact_on_a_periodic_series(tmp_path: Path) -> None:
@@ -120,7 +215,7 @@ def test_seasonal_naive_is_exact_on_a_periodic_series(tmp_path: Path) -> None:
         ("none", {"time_column": "date", "target": "profit"}, "column(s) ['profit'] not found"),
         ("text", {"time_column": "date", "target": "sales"}, "'sales' holds 'n/a?' at data row 8"),
         ("date", {"time_column": "date", "target": "sales"}, "'date' holds 'someday' at data row 3"),
-        ("dupe", {"time_column": "date", "target": "sales"}, "occurs more than once"),
+        ("dupe", {"time_column": "date", "target": "sales"}, "occur more than once"),
         ("none", {"time_column": "date", "target": "sales", "lookback": 100}, "fewer than lookback + horizon"),
         ("none", {"time_column": "date", "target": "sales", "covariates": ["sales"]}, "both target and covariate"),
     ],
@@ -158,12 +253,27 @@ def test_predict_reads_recent_history_and_names_the_origin(tmp_path: Path) -> No
         dm.predict_dataloader()
 
 
+def test_missing_values_in_the_predict_history_follow_the_same_policy(tmp_path: Path) -> None:
+    csv = write_series(tmp_path / "train.csv")
+    recent = with_missing_sales(tmp_path / "recent.csv", 30, slice(25, 26))
+    dm = ForecastingDataModule(path=str(csv), time_column="date", target="sales", lookback=12, horizon=6,
+                               predict_path=str(recent))
+    dm.setup("fit")
+    with pytest.raises(UserError, match=r"recent\.csv: column 'sales' is empty at 1 data row\(s\): 26 \(2002-02-01\)"):
+        dm.predict_dataloader()
+    dm.missing = "interpolate"
+    with pytest.warns(UserWarning, match="1 missing value"):
+        (past,) = next(iter(dm.predict_dataloader()))
+    assert not torch.isnan(past).any()
+
+
 def test_embedded_series_load_offline() -> None:
     co2 = load_embedded_series("co2")
     assert len(co2) == 526 and co2["co2"].isna().sum() == 5  # months without a weekly reading
     assert len(load_embedded_series("elnino")) == 732
-    dm = ForecastingDataModule(dataset="co2")
-    dm.setup("fit")
+    dm = ForecastingDataModule(dataset="co2")  # the series' own choice for its 5 empty months, reported
+    with pytest.warns(UserWarning, match=r"missing=interpolate: 5 missing value\(s\) interpolated linearly"):
+        dm.setup("fit")
     assert not np.isnan(dm.values).any()
     assert dm.card["parts"]["test"] == ["1993-04-01", "2001-12-01"]
     with pytest.raises(ValueError, match="unknown embedded series"):
@@ -276,16 +386,16 @@ def test_csv_with_header_and_bad_values(tmp_path: Path) -> None:
 
 
 def test_missing_and_unsupported_files(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="nothing.ts"):
+    with pytest.raises(UserError, match="nothing.ts"):
         SeriesClassificationDataModule(path=str(tmp_path / "nothing.ts")).data_args()
     (tmp_path / "x.arff").write_text("@relation x\n")
     with pytest.raises(ValueError, match=r"x.arff: unsupported series format"):
         SeriesClassificationDataModule(path=str(tmp_path / "x.arff")).data_args()
     (tmp_path / "binary.ts").write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")
-    with pytest.raises(ValueError, match=r"binary.ts: not a text .ts file"):
+    with pytest.raises(UserError, match=r"binary.ts, line 1: not utf-8 text \(byte 0x89 at byte offset 0\)"):
         SeriesClassificationDataModule(path=str(tmp_path / "binary.ts")).data_args()
     (tmp_path / "empty").mkdir()
-    with pytest.raises(FileNotFoundError, match=r"empty: no <Name>_TRAIN"):
+    with pytest.raises(UserError, match=r"empty: no <Name>_TRAIN"):
         SeriesClassificationDataModule(path=str(tmp_path / "empty")).data_args()
 
 
