@@ -21,7 +21,7 @@ from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-__all__ = ["AtomicCheckpointIO", "ZooCheckpoint", "find_last_checkpoint"]
+__all__ = ["AtomicCheckpointIO", "ZooCheckpoint", "find_last_checkpoint", "write_last"]
 
 LAST = "last.ckpt"
 
@@ -71,6 +71,18 @@ class ZooCheckpoint(ModelCheckpoint):
         self.last_model_path = path  # before saving: it is part of the saved state
         trainer.save_checkpoint(path, weights_only=False)
         return path
+
+
+def write_last(trainer: Trainer) -> str | None:
+    """Write ``last.ckpt`` now, beside the fit's checkpoints; ``None`` when checkpointing is off."""
+    ckpt = trainer.checkpoint_callback
+    if isinstance(ckpt, ZooCheckpoint):
+        return ckpt.write_last(trainer)
+    if isinstance(ckpt, ModelCheckpoint) and ckpt.dirpath:  # a ModelCheckpoint of the user's config
+        path = os.path.join(ckpt.dirpath, LAST)
+        trainer.save_checkpoint(path, weights_only=False)
+        return path
+    return None
 
 
 def find_last_checkpoint(root: str | Path) -> Path | None:

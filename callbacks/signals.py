@@ -102,18 +102,19 @@ class StopOnSignal(Callback):
             self._stop_fit(trainer)
 
     def _stop_eval(self, trainer: Trainer, *args: Any) -> None:
-        if trainer.state.fn != "fit" and self._agreed(trainer):
+        # no collective here: evaluation shards may differ in length across ranks, and every rank gets the
+        # signal itself (from torchrun, SLURM, or the launcher this process forwarded it to)
+        if trainer.state.fn != "fit" and self.received is not None:
             self._say(trainer, f"Stopped by {self._name()} during {trainer.state.fn}: nothing was written")
             raise FitStopped(self.received or signal.SIGTERM)
 
     on_validation_batch_end = on_test_batch_end = on_predict_batch_end = _stop_eval  # type: ignore[assignment]
 
     def _stop_fit(self, trainer: Trainer) -> None:
-        from callbacks.checkpoints import ZooCheckpoint
+        from callbacks.checkpoints import write_last
 
         signum = self.received or signal.SIGTERM  # another rank's signal
-        ckpt = trainer.checkpoint_callback
-        path = ckpt.write_last(trainer) if isinstance(ckpt, ZooCheckpoint) else None
+        path = write_last(trainer)
         batch = trainer.fit_loop.epoch_loop.batch_progress.current.processed
         where = f"epoch {trainer.current_epoch}, step {trainer.global_step}"
         where += f" (batch {batch} of {trainer.num_training_batches})"
