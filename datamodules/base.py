@@ -78,8 +78,8 @@ def eval_shard(n: int, rank: int, world_size: int) -> slice:
     ``DistributedSampler``); evaluation must not, or the padding duplicates would be scored twice.
     The shares are contiguous, disjoint and in order (rank 0 first: predictions gathered in rank
     order are in input order), and differ by at most one sample. Ranks may then run different
-    numbers of batches, which evaluation allows: nothing syncs per batch (torchmetrics states and
-    ``self.log(..., sync_dist=True)`` means, weighted by batch size, are reduced once per epoch).
+    numbers of batches, which evaluation allows: nothing syncs per batch (torchmetrics states, the
+    logged losses' among them, see ``ZooModule.log_mean``, are reduced once per epoch).
     """
     if 0 < n < world_size:  # a process with nothing would skip the epoch's reductions the others wait in
         raise UserError(
