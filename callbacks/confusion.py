@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from lightning.pytorch import Callback, LightningModule, Trainer
-from lightning.pytorch.utilities import rank_zero_only
 
 __all__ = ["ConfusionMatrix"]
 
@@ -27,10 +26,11 @@ class ConfusionMatrix(Callback):
         self.normalize = normalize
         self.paths: list[Path] = []
 
-    @rank_zero_only
     def on_test_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        matrix = getattr(pl_module, "confusion_matrix", None)
-        if matrix is None or matrix.ndim != 2:  # multilabel: one 2×2 matrix per label, not drawn here
+        # on every rank: trainer.log_dir broadcasts rank 0's folder, a collective every rank must join
+        folder = Path(trainer.log_dir or trainer.default_root_dir)
+        matrix = getattr(pl_module, "confusion_matrix", None)  # synced: the same on every rank
+        if not trainer.is_global_zero or matrix is None or matrix.ndim != 2:  # multilabel: 2×2 per label, not drawn
             return
         matrix = matrix.float()
         if self.normalize:
@@ -38,7 +38,6 @@ class ConfusionMatrix(Callback):
         classes = (pl_module.data_card or {}).get("classes") or [str(i) for i in range(len(matrix))]
         if len(classes) != len(matrix):  # binary tasks: the matrix is over (negative, positive)
             classes = [str(i) for i in range(len(matrix))]
-        folder = Path(trainer.log_dir or trainer.default_root_dir)
         folder.mkdir(parents=True, exist_ok=True)
         csv_path = folder / "confusion_matrix.csv"
         with csv_path.open("w", newline="") as f:

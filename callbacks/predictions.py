@@ -18,7 +18,7 @@ from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.callbacks import BasePredictionWriter
 from lightning.pytorch.utilities import rank_zero_info
 
-__all__ = ["PredictionWriter", "decode_predictions"]
+__all__ = ["PredictionWriter", "decode_predictions", "gather_to_rank_zero"]
 
 TEXT_TASKS = ("causal_lm", "masked_lm", "seq2seq")
 
@@ -45,6 +45,21 @@ def decode_predictions(
                 row = row[: row.index(eos)] if eos in row else row
             texts.append(tokenizer.decode(row))
     return texts
+
+
+def gather_to_rank_zero(trainer: Trainer, items: list[Any]) -> list[Any] | None:
+    """Every rank's ``items`` on rank 0, concatenated in rank order; ``None`` on the other ranks.
+
+    Under DDP each rank predicts its share of the inputs (:func:`datamodules.base.eval_shard`: contiguous,
+    rank 0's first), so the concatenation is in input order. A collective: every rank must call it.
+    """
+    if trainer.world_size == 1:
+        return items
+    import torch.distributed as dist
+
+    parts: list[Any] | None = [None] * trainer.world_size if trainer.is_global_zero else None
+    dist.gather_object(items, parts, dst=0)
+    return None if parts is None else [item for part in parts for item in part]
 
 
 def _rows(predictions: list[dict[str, torch.Tensor]], card: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
@@ -120,20 +135,23 @@ class PredictionWriter(BasePredictionWriter):
     def write_on_epoch_end(
         self, trainer: Trainer, pl_module: LightningModule, predictions: Any, batch_indices: Any
     ) -> None:
+        if predictions and isinstance(predictions[0], list):  # several predict dataloaders: the first
+            predictions = predictions[0]
+        # on every rank (collectives: the gathers, and trainer.log_dir broadcasting rank 0's folder); rank 0 writes
+        path = Path(self.output or Path(trainer.log_dir or ".") / "predictions.csv")
+        predictions = gather_to_rank_zero(trainer, list(predictions or []))
+        inputs = gather_to_rank_zero(trainer, self._inputs)
         if not trainer.is_global_zero or not predictions:
             return
-        if isinstance(predictions[0], list):  # several predict dataloaders: the first
-            predictions = predictions[0]
         card = getattr(pl_module, "data_card", {}) or {}
         if card.get("task") in TEXT_TASKS and "tokenizer" in card:
-            header, rows = ["prediction"], [[t] for t in decode_predictions(predictions, card, self._inputs or None)]
+            header, rows = ["prediction"], [[t] for t in decode_predictions(predictions, card, inputs or None)]
         else:
             header, rows = _rows(predictions, card)
         datamodule = trainer.datamodule
         ids = datamodule.predict_ids() if datamodule is not None and hasattr(datamodule, "predict_ids") else []
         if len(ids) != len(rows):
             ids = [str(i) for i in range(len(rows))]
-        path = Path(self.output or Path(trainer.log_dir or ".") / "predictions.csv")
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
         with os.fdopen(fd, "w", newline="") as f:

@@ -21,6 +21,7 @@ from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor
 from torchvision.utils import make_grid, save_image
 
+from callbacks.predictions import gather_to_rank_zero
 from zoo.tasks.base import batch_inputs
 
 __all__ = ["ImagePredictionWriter", "SampleGrids", "run_directory"]
@@ -116,9 +117,9 @@ class SampleGrids(Callback):
         if (epoch + 1) % self.every_n_epochs and not last:
             return
         grids = self.grids(pl_module)
+        folder = run_directory(trainer) / self.dirname  # every rank: it may read trainer.log_dir, a broadcast
         if not trainer.is_global_zero:
             return
-        folder = run_directory(trainer) / self.dirname
         folder.mkdir(parents=True, exist_ok=True)
         for kind, grid in grids.items():
             path = folder / f"{kind}_epoch{epoch:04d}.png"
@@ -172,10 +173,13 @@ class ImagePredictionWriter(BasePredictionWriter):
     def write_on_epoch_end(
         self, trainer: Trainer, pl_module: LightningModule, predictions: Any, batch_indices: Any
     ) -> None:
+        if predictions and isinstance(predictions[0], list):  # several predict dataloaders: the first
+            predictions = predictions[0]
+        # on every rank (collectives: the gather, and trainer.log_dir broadcasting rank 0's folder); rank 0 writes
+        folder = Path(self.output or Path(trainer.log_dir or ".") / "predictions")
+        predictions = gather_to_rank_zero(trainer, list(predictions or []))
         if not trainer.is_global_zero or not predictions:
             return
-        if isinstance(predictions[0], list):  # several predict dataloaders: the first
-            predictions = predictions[0]
         images = torch.cat([p["pred"].float().cpu() for p in predictions]).clamp(0, 1)
         if images.ndim != 4:
             shape = tuple(images.shape)
@@ -185,7 +189,6 @@ class ImagePredictionWriter(BasePredictionWriter):
         names = [Path(str(i)).stem for i in ids] if len(ids) == len(images) else []
         if len(set(names)) != len(names) or not names:
             names = [f"{i:05d}" for i in range(len(images))]
-        folder = Path(self.output or Path(trainer.log_dir or ".") / "predictions")
         folder.mkdir(parents=True, exist_ok=True)
         for name, image in zip(names, images):
             save_image(image, folder / f"{name}.png")

@@ -31,6 +31,7 @@ __all__ = [
     "EpochSampler",
     "TensorLoader",
     "check_fractions",
+    "eval_shard",
     "natural_key",
     "split_indices",
 ]
@@ -81,6 +82,39 @@ def split_indices(
     return {"train": np.sort(train), "val": np.sort(val), "test": np.sort(test)}
 
 
+def eval_shard(n: int, rank: int, world_size: int) -> slice:
+    """This process's share of ``n`` samples to validate, test or predict under DDP.
+
+    Training pads its shards so that every rank steps together (:class:`TensorLoader`,
+    ``DistributedSampler``); evaluation must not, or the padding duplicates would be scored twice.
+    The shares are contiguous, disjoint and in order (rank 0 first: predictions gathered in rank
+    order are in input order), and differ by at most one sample. Ranks may then run different
+    numbers of batches, which evaluation allows: nothing syncs per batch (torchmetrics states, the
+    logged losses' among them, see ``ZooModule.log_mean``, are reduced once per epoch).
+    """
+    if 0 < n < world_size:  # a process with nothing would skip the epoch's reductions the others wait in
+        raise UserError(
+            f"{n} sample(s) to evaluate or predict, fewer than the {world_size} processes: every process needs "
+            "at least one; use fewer --trainer.devices / --trainer.num_nodes for this run"
+        )
+    return slice(rank * n // world_size, (rank + 1) * n // world_size)
+
+
+class _ShardSampler(DistributedSampler):
+    """:func:`eval_shard` for file-backed datasets: Lightning keeps a ``DistributedSampler`` it is
+    given, where it would otherwise pad the evaluation shards with its own."""
+
+    def __init__(self, dataset: Dataset, rank: int, world_size: int) -> None:
+        super().__init__(dataset, num_replicas=world_size, rank=rank, shuffle=False)
+        self.indices = range(len(dataset))[eval_shard(len(dataset), rank, world_size)]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
 class EpochLoader:
     """An in-memory loader whose epoch ``e`` is a pure function of its seed and ``e``: exactly resumable.
 
@@ -111,7 +145,8 @@ class TensorLoader(EpochLoader):
 
     Shuffling is seeded by ``seed + epoch`` so every rank draws the same permutation; under DDP
     each rank then takes every ``world_size``-th index (padded so ranks get equal batches), like
-    ``DistributedSampler``.
+    ``DistributedSampler``. That is for training; evaluation loaders are built over each rank's
+    :func:`eval_shard` with ``world_size=1`` (see ``ZooDataModule._eval_share``).
     """
 
     def __init__(
@@ -293,20 +328,28 @@ class ZooDataModule(LightningDataModule):
             return 0, 1
         return trainer.global_rank, trainer.world_size
 
+    def _eval_share(self, data: Sequence[Any]) -> tuple[Any, ...]:
+        """This rank's :func:`eval_shard` of every tensor (or list) in ``data``; all of it in one process."""
+        rank, world = self._dist()
+        if world == 1:
+            return tuple(data)
+        return tuple(part[eval_shard(len(part), rank, world)] for part in data)
+
     def _loader(self, name: str) -> Any:
         data = self._split(name)
         train = name == "train"
+        rank, world = self._dist()
         if isinstance(data, tuple):
-            rank, world = self._dist()
+            if not train:  # this rank's share, unpadded; the loader itself then splits nothing
+                data, rank, world = self._eval_share(data), 0, 1
             return TensorLoader(
                 data, self.batch_size, shuffle=train, seed=self.seed, rank=rank, world_size=world, drop_singleton=train
             )
         assert isinstance(data, Dataset)
-        rank, world = self._dist()
         return DataLoader(
             data,
             batch_size=self.batch_size,
-            sampler=EpochSampler(data, self.seed, rank, world) if train else None,
+            sampler=EpochSampler(data, self.seed, rank, world) if train else _ShardSampler(data, rank, world),
             drop_last=train and len(data) % self.batch_size == 1,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,

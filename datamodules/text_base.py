@@ -102,8 +102,11 @@ class TextDataModule(ZooDataModule):
     def _token_loader(self, name: str, token_tensors: tuple[int, ...] = (0,), bucket: bool = False) -> TokenLoader:
         train = name == "train"
         rank, world = self._dist()
+        data = self._split(name)
+        if not train:  # this rank's share, unpadded (see base.eval_shard)
+            data, rank, world = self._eval_share(data), 0, 1
         return TokenLoader(
-            self._split(name),
+            data,
             self.batch_size,
             self._card["specials"]["pad"],
             token_tensors,

@@ -223,4 +223,5 @@ class LanguageModelDataModule(TextDataModule):
                 current = []
             current.append(encoded[i])
         batches.append(current)
+        (batches,) = self._eval_share((batches,))  # under DDP, this rank's share of the batches, in order
         return Batches([(torch.as_tensor(b, dtype=torch.long),) for b in batches])

@@ -405,6 +405,8 @@ class ForecastingDataModule(ZooDataModule):
         (origins,) = self._split(name)
         rank, world = self._dist()
         train = name == "train"
+        if not train:  # this rank's share of the origins, unpadded (see base.eval_shard)
+            (origins,), rank, world = self._eval_share((origins,)), 0, 1
         series = self._predict_series if name == "predict" else self._series
         return WindowLoader(
             series,

@@ -21,6 +21,7 @@ from typing import Any, Literal
 from urllib.parse import urlparse
 
 from lightning.pytorch.loggers import WandbLogger as _LightningWandbLogger
+from lightning.pytorch.utilities import rank_zero_only
 
 __all__ = ["WandbLogger", "wandb_mode"]
 
@@ -115,6 +116,8 @@ class WandbLogger(_LightningWandbLogger):
         run_dir = getattr(self.experiment, "dir", None)
         return Path(run_dir) if run_dir else None
 
+    # rank 0 only, as Lightning's own: elsewhere ``experiment`` is a dummy with no run folder to write to
+    @rank_zero_only
     def log_hyperparams(self, params: Any) -> None:
         super().log_hyperparams(params)
         files = self._files()
@@ -125,6 +128,7 @@ class WandbLogger(_LightningWandbLogger):
         self._config.update(dict(params) if not isinstance(params, dict) else params)
         (files / "config.yaml").write_text(yaml.safe_dump(_plain(self._config), sort_keys=False))
 
+    @rank_zero_only
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
         super().log_metrics(metrics, step)
         files = self._files()

@@ -170,7 +170,7 @@ class Autoencoder(AutoencoderBase):
         loss = self.reconstruction_nll(logits, target).mean()
         if stage == "train":
             self._accumulate(z.detach())
-        self.log(f"{stage}/loss", loss, on_step=stage == "train", on_epoch=True, prog_bar=True, batch_size=len(x))
+        self.log_mean(stage, "loss", loss, len(x), prog_bar=True)
         self._log_reconstruction(stage, logits, target)
         return loss
 
@@ -258,9 +258,9 @@ class VAE(AutoencoderBase):
         kl = self.kl_divergence(mu.float(), logvar.float())  # (B,)
         loss = (rec + self.beta * kl).mean()
         bs = len(x)
-        self.log(f"{stage}/loss", loss, on_step=stage == "train", on_epoch=True, prog_bar=True, batch_size=bs)
-        values = {f"{stage}/rec": rec.mean(), f"{stage}/kl": kl.mean(), f"{stage}/elbo": -(rec + kl).mean()}
-        self.log_dict({k: v.detach() for k, v in values.items()}, on_epoch=True, batch_size=bs)
+        self.log_mean(stage, "loss", loss, bs, prog_bar=True)
+        for name, value in (("rec", rec.mean()), ("kl", kl.mean()), ("elbo", -(rec + kl).mean())):
+            self.log_mean(stage, name, value.detach(), bs)
         self._log_reconstruction(stage, logits, target)
         return loss
 

@@ -7,15 +7,18 @@ the metrics and the shared step; an architecture subclasses its task base and bu
 from __future__ import annotations
 
 import functools
+import os
+import random
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar, Unpack
 
+import numpy as np
 import torch
-from lightning.pytorch import LightningModule
+from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor, nn
-from torchmetrics import Metric
+from torchmetrics import MeanMetric, Metric
 
 from zoo.tasks.optim import OptimArgs, build_optimizer, build_scheduler, resolve_optim
 from zoo.tasks.resume import resume_fit, resume_state
@@ -37,6 +40,23 @@ def batch_inputs(batch: Any) -> Any:
     if isinstance(batch, (tuple, list)):
         return batch[0]
     return batch
+
+
+def _seed_per_rank(trainer: Trainer) -> None:
+    """Under DDP, reseed the global RNGs (torch, numpy, random) of every rank but 0 with ``seed + rank``.
+
+    ``seed_everything`` gives every process the same seed, so every rank would draw the same dropout
+    masks and augmentations, and the global batch would repeat each one ``world_size`` times. Rank 0
+    keeps its stream, so a one-process run is unaffected; the seed still fixes every rank's stream, so
+    a run stays reproducible. Called at the start of ``fit``, after every rank built the same weights.
+    """
+    if trainer.world_size == 1 or trainer.global_rank == 0:
+        return
+    # seed_everything's seed (PL_GLOBAL_SEED); without one, torch's own (fixed unless seeded)
+    seed = int(os.environ.get("PL_GLOBAL_SEED", torch.initial_seed())) + trainer.global_rank
+    torch.manual_seed(seed)  # CPU and every GPU
+    np.random.seed(seed % 2**32)
+    random.seed(seed)
 
 
 F_ = TypeVar("F_", bound=Callable[..., Any])
@@ -79,6 +99,7 @@ class ZooModule(LightningModule):
         super().__init__()
         self.optim = resolve_optim(dict(optim))
         self.data_card: dict[str, Any] = {}
+        self._means = nn.ModuleDict()  # the evaluation means of log_mean, one per name, made on first use
 
     # -- data --------------------------------------------------------------------------------
     def setup(self, stage: str) -> None:
@@ -88,6 +109,8 @@ class ZooModule(LightningModule):
             for module in self.modules():
                 if isinstance(module, Metric):
                     module.reset()
+            if self._trainer is not None:
+                _seed_per_rank(self._trainer)
         datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
         if datamodule is None:
             return
@@ -153,6 +176,25 @@ class ZooModule(LightningModule):
         return {"optimizer": optimizer, "lr_scheduler": scheduler}
 
     # -- steps -------------------------------------------------------------------------------
+    def log_mean(self, stage: str, name: str, value: Tensor, batch_size: int, prog_bar: bool = False) -> None:
+        """Log ``{stage}/{name}``: the epoch's mean of ``value`` over samples (and, in training, each step's).
+
+        In validation and test the mean is a torchmetrics ``MeanMetric`` weighted by ``batch_size``, which
+        sums values and weights over the processes exactly. Lightning's ``self.log(..., sync_dist=True)``
+        averages the ranks' summed batch sizes in an integer tensor, which is off when the ranks score
+        unequal shares, as DDP evaluation does (see ``datamodules.base.eval_shard``).
+        """
+        key = f"{stage}/{name}"
+        if stage == "train":  # each rank's own mean: no collective per step
+            self.log(key, value, on_step=True, on_epoch=True, prog_bar=prog_bar, batch_size=batch_size)
+            return
+        attribute = key.replace("/", "_")
+        if attribute not in self._means:
+            self._means[attribute] = MeanMetric().to(self.device)
+        mean = self._means[attribute]
+        mean.update(value.detach().float(), weight=batch_size)
+        self.log(key, mean, on_step=False, on_epoch=True, prog_bar=prog_bar, metric_attribute=f"_means.{attribute}")
+
     def _step(self, batch: Any, stage: str) -> Tensor:
         """The shared step of the task: loss, metric updates and logging under ``{stage}/``."""
         raise NotImplementedError

@@ -126,7 +126,7 @@ class Classifier(ZooModule):
         metrics = getattr(self, f"{stage}_metrics")
         metrics.update(probs, target)
         bs = target.shape[0]
-        self.log(f"{stage}/loss", loss, on_step=stage == "train", on_epoch=True, prog_bar=True, batch_size=bs)
+        self.log_mean(stage, "loss", loss, bs, prog_bar=True)
         self.log_dict(metrics, on_epoch=True, batch_size=bs)
         if stage == "test":
             self.test_confmat.update(probs, target)

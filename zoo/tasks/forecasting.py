@@ -190,7 +190,7 @@ class Forecaster(ZooModule):
         y = self.forecast(z, target)
         loss = self.loss(y.float(), target)
         bs = past.shape[0]
-        self.log(f"{stage}/loss", loss, on_step=stage == "train", on_epoch=True, prog_bar=True, batch_size=bs)
+        self.log_mean(stage, "loss", loss, bs, prog_bar=True)
         if stage == "train":
             mae = (self._original_units(y.detach(), window) - future).abs().mean()
             self.log("train/mae", mae, on_step=False, on_epoch=True, batch_size=bs)

@@ -320,7 +320,8 @@ class GAN(ImageGenerator):
         fd.update(pixels.clamp(0, 1), real=True)
         fd.update((fake + 1) / 2, real=False)
         bs = x.shape[0]
-        self.log_dict({f"{stage}/d_loss": d_loss, f"{stage}/g_loss": g_loss}, on_epoch=True, batch_size=bs)
+        self.log_mean(stage, "d_loss", d_loss, bs)
+        self.log_mean(stage, "g_loss", g_loss, bs)
         self.log(f"{stage}/fd", fd, on_epoch=True, prog_bar=True, batch_size=bs)
         return d_loss + g_loss
 

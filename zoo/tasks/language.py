@@ -79,7 +79,7 @@ class LanguageModel(ZooModule):
     def _step(self, batch: Any, stage: str) -> Tensor:
         logits, loss, labels = self._logits_and_loss(batch)
         tokens = int((labels != IGNORE).sum())
-        self.log(f"{stage}/loss", loss, on_step=stage == "train", on_epoch=True, prog_bar=True, batch_size=tokens)
+        self.log_mean(stage, "loss", loss, tokens, prog_bar=True)
         if stage != "train":
             # the epoch's perplexity is exp(token-weighted mean loss), not a mean of batch perplexities
             metric = getattr(self, f"{stage}_perplexity")
@@ -144,7 +144,7 @@ class MaskedLM(LanguageModel):
         chosen = labels != IGNORE
         if chosen.any():
             acc = (logits.detach().argmax(-1)[chosen] == labels[chosen]).float().mean()
-            self.log(f"{stage}/masked_acc", acc, on_epoch=True, batch_size=int(chosen.sum()))
+            self.log_mean(stage, "masked_acc", acc, int(chosen.sum()))
 
     def predict_step(self, batch: Any, batch_idx: int = 0) -> dict[str, Tensor]:
         """``{"pred": ids with every position replaced by its most likely token (B, T)}``."""

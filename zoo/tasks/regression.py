@@ -66,7 +66,7 @@ class Regressor(ZooModule):
         flat_pred, flat_target = pred.detach().float().flatten(), target.flatten()
         metrics.update(flat_pred, flat_target)
         bs = target.shape[0]
-        self.log(f"{stage}/loss", loss, on_step=stage == "train", on_epoch=True, prog_bar=True, batch_size=bs)
+        self.log_mean(stage, "loss", loss, bs, prog_bar=True)
         self.log_dict(metrics, on_epoch=True, batch_size=bs)
         return loss
 

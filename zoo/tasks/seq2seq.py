@@ -82,7 +82,7 @@ class Seq2Seq(ZooModule):
         loss = F.cross_entropy(logits.float().flatten(0, 1), tgt_out.flatten(), ignore_index=self.pad_token_id)
         real = tgt_out != self.pad_token_id
         bs = src.shape[0]
-        self.log(f"{stage}/loss", loss, on_step=stage == "train", on_epoch=True, prog_bar=True, batch_size=bs)
+        self.log_mean(stage, "loss", loss, bs, prog_bar=True)
         if stage != "train":
             token_acc = getattr(self, f"{stage}_token_acc")
             token_acc.update((logits.argmax(-1)[real] == tgt_out[real]).float().mean(), weight=int(real.sum()))
