@@ -168,7 +168,7 @@ def test_two_nodes_train_as_one_process_with_the_global_batch(tmp_path: Path) ->
     # scored twice, a batch split otherwise or an unsynced gradient would change
     for name, weight in one["state_dict"].items():
         torch.testing.assert_close(two["state_dict"][name], weight, rtol=0, atol=1e-6, msg=name)
-    (one_val,), (two_val,) = ([s["current_score"] for k, s in c["callbacks"].items() if "ModelCheckpoint" in k]
+    (one_val,), (two_val,) = ([s["current_score"] for k, s in c["callbacks"].items() if k.startswith("ZooCheckpoint")]
                                for c in (one, two))  # fmt: skip
     assert float(two_val) == pytest.approx(float(one_val), rel=1e-5)  # the last validation loss
 
