@@ -114,6 +114,6 @@ def test_prediction_writer_rejects_non_images(tmp_path: Path) -> None:
     from types import SimpleNamespace
 
     writer = ImagePredictionWriter(output=str(tmp_path))
-    trainer = SimpleNamespace(is_global_zero=True, datamodule=None, log_dir=str(tmp_path))
+    trainer = SimpleNamespace(is_global_zero=True, world_size=1, datamodule=None, log_dir=str(tmp_path))
     with pytest.raises(ValueError, match=r"writes \(B, C, H, W\) images; predict returned \(3, 5\)"):
         writer.write_on_epoch_end(trainer, None, [{"pred": torch.rand(3, 5)}], [])
