@@ -8,6 +8,8 @@ from typing import Any
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 
+from datamodules.errors import UserError
+
 __all__ = ["GradientMonitor", "NonFiniteLossError", "NonFiniteGuard"]
 
 
@@ -46,8 +48,8 @@ class GradientMonitor(Callback):
         pl_module.log_dict(metrics, on_step=True, on_epoch=False)
 
 
-class NonFiniteLossError(FloatingPointError):
-    """The training loss became NaN or infinite."""
+class NonFiniteLossError(UserError, FloatingPointError):
+    """The training loss became NaN or infinite: a diverging run, the user's to fix (lr, clipping, data)."""
 
 
 class NonFiniteGuard(Callback):

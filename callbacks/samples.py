@@ -21,6 +21,7 @@ from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor
 from torchvision.utils import make_grid, save_image
 
+from datamodules.errors import UserError
 from zoo.tasks.base import batch_inputs
 
 __all__ = ["ImagePredictionWriter", "SampleGrids", "run_directory"]
@@ -71,7 +72,7 @@ class SampleGrids(Callback):
         dirname: str = "samples",
     ) -> None:
         if every_n_epochs < 1:
-            raise ValueError(f"every_n_epochs must be >= 1, got {every_n_epochs}")
+            raise UserError(f"every_n_epochs must be >= 1, got {every_n_epochs}")
         self.every_n_epochs = every_n_epochs
         self.num_samples = num_samples
         self.num_reconstructions = num_reconstructions

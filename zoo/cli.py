@@ -27,6 +27,7 @@ from lightning.pytorch.callbacks import BasePredictionWriter, Callback, ModelChe
 from lightning.pytorch.cli import LightningCLI, SaveConfigCallback, instantiate_class
 
 from datamodules.base import ZooDataModule
+from datamodules.errors import UserError
 from zoo.pretrained import load_checkpoint
 from zoo.tasks.base import ZooModule
 
@@ -81,14 +82,14 @@ def link_data_args(config: Namespace) -> None:
             if have is None:
                 data_args[name] = wanted
             elif have != wanted:
-                raise ValueError(
+                raise UserError(
                     f"model.{name}={wanted} and data.{name}={have} disagree; set one of them (the other follows)"
                 )
     data = instantiate_class((), {"class_path": config.data.class_path, "init_args": data_args.as_dict()})
     found = data.data_args()
     accepts = getattr(model_cls, "accepts", ())
     if accepts and found.get("task") not in (None, *accepts):
-        raise ValueError(
+        raise UserError(
             f"{model_cls.__name__} handles {'/'.join(accepts)} data, but {data_cls.__name__} "
             f"({getattr(data, 'source', 'its source')}) is a {found['task']} task"
         )
@@ -99,7 +100,7 @@ def link_data_args(config: Namespace) -> None:
         if given is None:
             model_args[name] = value
         elif given != value:
-            raise ValueError(
+            raise UserError(
                 f"model.{name}={given!r} conflicts with the data: {data_cls.__name__} gives {name}={value!r} "
                 f"(from {getattr(data, 'source', 'its source')}); drop model.{name} to take the data's value"
             )
@@ -177,8 +178,15 @@ class ZooCLI(LightningCLI):
         if not subcommand:
             return
         ckpt_path = self.config[subcommand].get("ckpt_path")
-        if not ckpt_path or ckpt_path in ("best", "last", "hpc", "registry") or not Path(ckpt_path).is_file():
+        if not ckpt_path or ckpt_path in ("best", "last", "hpc", "registry"):
             return
+        if not Path(ckpt_path).is_file():
+            if "://" in str(ckpt_path):  # a remote checkpoint (s3://, https://): Lightning's fsspec reads it
+                return
+            raise UserError(
+                f"--ckpt_path {ckpt_path}: no such file; give the path of a .ckpt "
+                "(a run keeps them in <run>/checkpoints/), or --ckpt_path last to resume the latest run"
+            )
         weights_only = self.config[subcommand].get("weights_only") is not False
         ckpt = load_checkpoint(ckpt_path, weights_only=weights_only)
         self._ckpt_run_ids = ckpt.get("zoo", {}).get("run_ids", {})
@@ -249,5 +257,12 @@ class ZooCLI(LightningCLI):
 
 
 def cli_main(args: Any = None, run: bool = True) -> ZooCLI:
-    """Entry point of ``train.py``; tests call it with ``args=[...]``."""
-    return ZooCLI(args=args, run=run)
+    """Entry point of ``train.py``; tests call it with ``args=[...]``.
+
+    A :class:`~datamodules.errors.UserError` (also from inside ``trainer.fit``, which re-raises after its
+    teardown) ends as ``error: <message>`` on stderr and exit status 2; ``ZOO_DEBUG=1`` keeps the traceback.
+    """
+    from zoo.errors import exit_on_user_error
+
+    with exit_on_user_error():
+        return ZooCLI(args=args, run=run)
