@@ -2,7 +2,7 @@
 
 from callbacks.confusion import ConfusionMatrix
 from callbacks.export import ExportBest
-from callbacks.monitoring import GradientMonitor, NonFiniteGuard, NonFiniteLossError
+from callbacks.monitoring import GradientMonitor, GradScalerMonitor, NonFiniteGuard, NonFiniteLossError
 from callbacks.performance import ChannelsLast, MatmulPrecision
 from callbacks.predictions import PredictionWriter
 from callbacks.samples import ImagePredictionWriter, SampleGrids
@@ -12,6 +12,7 @@ __all__ = [
     "ConfusionMatrix",
     "ExportBest",
     "GradientMonitor",
+    "GradScalerMonitor",
     "ImagePredictionWriter",
     "MatmulPrecision",
     "NonFiniteGuard",

@@ -235,7 +235,7 @@ class ZooCLI(LightningCLI):
                 from callbacks import ExportBest
 
                 extra.append(ExportBest())
-        from callbacks import ConfusionMatrix, NonFiniteGuard
+        from callbacks import ConfusionMatrix, GradScalerMonitor, NonFiniteGuard
         from zoo.tasks import Classifier
 
         tests = self.subcommand == "test" or (self.subcommand == "fit" and self._get(self.config, "test_after_fit"))
@@ -243,6 +243,10 @@ class ZooCLI(LightningCLI):
             extra.append(ConfusionMatrix())
         if self.subcommand == "fit" and not any(isinstance(c, NonFiniteGuard) for c in given):
             extra.append(NonFiniteGuard())
+        if self.subcommand == "fit" and GradScalerMonitor.applies(config) and not any(
+            isinstance(c, GradScalerMonitor) for c in given
+        ):  # float16 with a gradient scaler: count and report the steps it skips
+            extra.append(GradScalerMonitor())
         if self.subcommand == "predict" and not any(isinstance(c, BasePredictionWriter) for c in given):
             from callbacks import PredictionWriter
 
