@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from datamodules.errors import UserError
 from zoo.cli import cli_main
@@ -92,8 +93,6 @@ def test_missing_csv_column(capsys, tmp_path: Path) -> None:
 def test_an_untrusted_checkpoint_names_the_opt_in(capsys, tmp_path: Path) -> None:
     import argparse
 
-    import torch
-
     bad = tmp_path / "pickled.ckpt"
     torch.save({"state_dict": {}, "extra": argparse.Namespace(x=1)}, bad)  # an object only pickle can rebuild
     err = user_error(capsys, ["test", "--config", QUICKSTART, f"--ckpt_path={bad}", *quiet(tmp_path)])
@@ -123,6 +122,22 @@ def test_a_user_error_wrapped_by_a_library_is_found(capsys) -> None:
         except UserError as err:
             raise RuntimeError("a library's wrapper") from err
     assert info.value.code == 2 and capsys.readouterr().err == "error: the real message\n"
+
+
+class _BadRows(torch.utils.data.Dataset):
+    def __len__(self) -> int:
+        return 4
+
+    def __getitem__(self, index: int) -> int:
+        raise UserError(f"rows.csv: row {index + 2} is bad; fix it")
+
+
+def test_a_user_error_from_a_loader_worker_keeps_only_its_message(capsys) -> None:
+    from zoo.errors import exit_on_user_error
+
+    with pytest.raises(SystemExit) as info, exit_on_user_error():
+        next(iter(torch.utils.data.DataLoader(_BadRows(), num_workers=1)))  # a real worker process
+    assert info.value.code == 2 and capsys.readouterr().err == "error: rows.csv: row 2 is bad; fix it\n"
 
 
 # -- a real train.py ------------------------------------------------------------------------------------

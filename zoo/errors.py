@@ -33,6 +33,15 @@ def find_user_error(error: BaseException | None) -> UserError | None:
     return None
 
 
+def _message(error: UserError) -> str:
+    text = str(error)
+    # raised in a DataLoader worker, torch re-raises it as "Caught UserError in DataLoader worker process 0.
+    # Original Traceback (...): ... UserError: <message>": keep the message, not the worker's traceback
+    if text.startswith("Caught ") and "\nOriginal Traceback" in text:
+        text = text.rsplit(f"{type(error).__name__}: ", 1)[-1].strip()
+    return text
+
+
 def _debug() -> bool:
     return os.environ.get("ZOO_DEBUG", "").strip().lower() not in ("", "0", "false", "no")
 
@@ -46,5 +55,5 @@ def exit_on_user_error() -> Iterator[None]:
         found = find_user_error(error)
         if found is None or _debug():
             raise
-        print(f"error: {found}", file=sys.stderr, flush=True)
+        print(f"error: {_message(found)}", file=sys.stderr, flush=True)
         raise SystemExit(USER_ERROR_STATUS) from None
