@@ -3,7 +3,7 @@
 On the CPU with a real ``torch.amp.GradScaler`` through Lightning's ``MixedPrecision`` plugin (the Trainer's
 ``precision="16-mixed"`` flag itself falls back to bf16 on the CPU, which has no scaler). A scale of 2^40
 makes float16 gradients overflow for real until the scaler has halved it enough; the truth the count is
-checked against is the number of times the optimizer's own ``step`` actually ran.
+checked against is the number of optimizer steps that changed the weights.
 """
 
 from __future__ import annotations
@@ -27,17 +27,29 @@ QUICKSTART = str(Path(__file__).resolve().parent.parent / "configs" / "quickstar
 
 
 class CountRealSteps(Callback):
-    """Counts the optimizer steps that really ran (the scaler does not call ``optimizer.step`` on a skip)."""
+    """Counts the optimizer steps that really changed the weights: a skipped step leaves them as they were.
+
+    (Independent of the scaler's bookkeeping; also right for fused optimizers, whose ``step`` runs and
+    skips the update inside.)
+    """
 
     def __init__(self) -> None:
         self.taken = 0
+        self._before: list[torch.Tensor] | None = None
+        self._params: list[torch.Tensor] = []
 
-    def on_fit_start(self, trainer: Trainer, pl_module: Any) -> None:
-        for optimizer in trainer.optimizers:
-            optimizer.register_step_post_hook(self._count)
+    def _settle(self) -> None:
+        if self._before is not None:
+            self.taken += any(not torch.equal(p, b) for p, b in zip(self._params, self._before))
+            self._before = None
 
-    def _count(self, *args: Any) -> None:
-        self.taken += 1
+    def on_before_optimizer_step(self, trainer: Trainer, pl_module: Any, optimizer: Any) -> None:
+        self._settle()
+        self._params = [p for group in optimizer.param_groups for p in group["params"]]
+        self._before = [p.detach().clone() for p in self._params]
+
+    def on_train_batch_end(self, trainer: Trainer, pl_module: Any, *args: Any) -> None:
+        self._settle()
 
 
 @pytest.mark.parametrize("name", ["mlp", "gan_mlp"])  # automatic optimization; manual with two optimizers
@@ -75,3 +87,18 @@ def test_the_cli_adds_the_monitor_when_a_scaler_is_used(tmp_path: Path) -> None:
     # 32-bit: no scaler, no monitor
     cli = cli_main(["--config", QUICKSTART, *quiet], run=False)
     assert not any(isinstance(c, GradScalerMonitor) for c in cli.trainer.callbacks)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_the_precision_flag_on_a_gpu(tmp_path: Path) -> None:
+    # the common path: --trainer.precision 16-mixed builds Lightning's own scaler (not testable on the CPU,
+    # where Lightning falls back to bf16-mixed, which has none)
+    cli = cli_main(["fit", "--config", QUICKSTART, "--trainer.precision=16-mixed", "--trainer.accelerator=gpu",
+                    "--trainer.devices=1", "--trainer.max_steps=30", "--trainer.limit_val_batches=1",
+                    "--test_after_fit=false", "--trainer.logger=false", "--trainer.enable_progress_bar=false",
+                    "--trainer.callbacks+=tests.test_mixed_precision.CountRealSteps",
+                    f"--trainer.default_root_dir={tmp_path}"])
+    monitor = next(c for c in cli.trainer.callbacks if isinstance(c, GradScalerMonitor))
+    truth = next(c for c in cli.trainer.callbacks if type(c).__name__ == "CountRealSteps")
+    assert monitor.steps == 30 and monitor.skipped == 30 - truth.taken
