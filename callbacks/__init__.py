@@ -3,7 +3,7 @@
 from callbacks.checkpoints import AtomicCheckpointIO, ZooCheckpoint, find_last_checkpoint
 from callbacks.confusion import ConfusionMatrix
 from callbacks.export import ExportBest
-from callbacks.monitoring import GradientMonitor, NonFiniteGuard, NonFiniteLossError
+from callbacks.monitoring import GradientMonitor, GradScalerMonitor, NonFiniteGuard, NonFiniteLossError
 from callbacks.performance import ChannelsLast, MatmulPrecision
 from callbacks.predictions import PredictionWriter
 from callbacks.samples import ImagePredictionWriter, SampleGrids
@@ -16,6 +16,7 @@ __all__ = [
     "ExportBest",
     "FitStopped",
     "GradientMonitor",
+    "GradScalerMonitor",
     "ImagePredictionWriter",
     "MatmulPrecision",
     "NonFiniteGuard",

@@ -1,4 +1,5 @@
-"""Watching training: gradient norms, and a guard that stops at the first non-finite loss."""
+"""Watching training: gradient norms, a guard that stops at the first non-finite loss, and the optimizer
+steps that 16-bit mixed precision's gradient scaler skipped."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ from typing import Any
 
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch.utilities import rank_zero_info
 
-__all__ = ["GradientMonitor", "NonFiniteLossError", "NonFiniteGuard"]
+from datamodules.errors import UserError
+
+__all__ = ["GradientMonitor", "NonFiniteLossError", "NonFiniteGuard", "GradScalerMonitor"]
 
 
 class GradientMonitor(Callback):
@@ -46,8 +50,8 @@ class GradientMonitor(Callback):
         pl_module.log_dict(metrics, on_step=True, on_epoch=False)
 
 
-class NonFiniteLossError(FloatingPointError):
-    """The training loss became NaN or infinite."""
+class NonFiniteLossError(UserError, FloatingPointError):
+    """The training loss became NaN or infinite: a diverging run, the user's to fix (lr, clipping, data)."""
 
 
 class NonFiniteGuard(Callback):
@@ -67,3 +71,80 @@ class NonFiniteGuard(Callback):
                 "rate too high (try --model.lr lower, or --trainer.gradient_clip_val 1.0), float16 overflow "
                 "(use bf16-mixed), or NaN/inf in the data."
             )
+
+
+class GradScalerMonitor(Callback):
+    """Count the optimizer steps that 16-bit mixed precision's gradient scaler skipped, log and report them.
+
+    With ``precision="16-mixed"`` the ``GradScaler`` multiplies the loss by its scale before backward; when a
+    gradient overflows float16 it skips that optimizer step and halves the scale. A few skips at the start
+    are the scale calibrating itself; many mean lost training that nobody sees. ``scaler.update()`` lowers
+    the scale exactly when the step was skipped, so a step is counted as skipped when the scale after it is
+    lower than before it (read at the next step, or at the end of the batch). Logs ``train/skipped_steps``
+    (the total so far, per epoch) and prints the total at the end of ``fit``. Does nothing without a scaler
+    (32-bit, bf16). The counts travel in the checkpoint, so a resumed run keeps counting.
+    """
+
+    def __init__(self) -> None:
+        self.skipped = 0
+        self.steps = 0
+        self._scale_before: float | None = None  # the scale before the step whose update has not been read
+
+    @staticmethod
+    def applies(trainer_config: dict[str, Any]) -> bool:
+        """Whether a Trainer built from these arguments trains in float16 with a gradient scaler."""
+        plugins = trainer_config.get("plugins") or []
+        plugins = plugins if isinstance(plugins, list) else [plugins]
+        fp16 = str(trainer_config.get("precision")) in ("16", "16-mixed")
+        return fp16 or any(getattr(p, "scaler", None) is not None for p in plugins)
+
+    @staticmethod
+    def _scaler(trainer: Trainer) -> Any:
+        scaler = getattr(trainer.precision_plugin, "scaler", None)
+        return scaler if scaler is not None and scaler.is_enabled() else None
+
+    def _settle(self, trainer: Trainer) -> None:
+        # the pending step's scaler.update() has run by now: a lower scale means the step was skipped
+        if self._scale_before is None:
+            return
+        self.steps += 1
+        self.skipped += int(self._scaler(trainer).get_scale() < self._scale_before)
+        self._scale_before = None
+
+    def on_before_optimizer_step(self, trainer: Trainer, pl_module: LightningModule, optimizer: Any) -> None:
+        scaler = self._scaler(trainer)
+        if scaler is None:
+            return
+        self._settle(trainer)  # the previous step of this batch (several optimizers, manual optimization)
+        self._scale_before = scaler.get_scale()  # after unscale_, before scaler.step and scaler.update
+
+    def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, *args: Any) -> None:
+        if self._scaler(trainer) is None:
+            return
+        self._settle(trainer)
+        pl_module.log("train/skipped_steps", float(self.skipped), on_step=False, on_epoch=True, reduce_fx="max")
+
+    def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        scaler = self._scaler(trainer)
+        if scaler is None:
+            return
+        self._settle(trainer)
+        rank_zero_info(self.report(scaler.get_scale()))
+
+    def report(self, scale: float) -> str:
+        """``16-bit mixed precision: the gradient scaler skipped 3 of 120 optimizer steps (overflow); ...``."""
+        exponent = math.log2(scale) if scale > 0 else float("nan")
+        shown = f"2^{int(exponent)}" if exponent.is_integer() else f"{scale:g}"
+        text = (
+            f"16-bit mixed precision: the gradient scaler skipped {self.skipped} of {self.steps} optimizer steps "
+            f"(overflow); the scale is now {shown}"
+        )
+        if self.steps and self.skipped > max(self.steps // 10, 20):  # beyond the scale's first calibration
+            text += ". That many lost steps: try --trainer.precision bf16-mixed, or a lower --model.lr"
+        return text
+
+    def state_dict(self) -> dict[str, int]:
+        return {"skipped": self.skipped, "steps": self.steps}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.skipped, self.steps = int(state_dict["skipped"]), int(state_dict["steps"])

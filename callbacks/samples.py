@@ -22,6 +22,7 @@ from torch import Tensor
 from torchvision.utils import make_grid, save_image
 
 from callbacks.predictions import gather_to_rank_zero
+from datamodules.errors import UserError
 from zoo.tasks.base import batch_inputs
 
 __all__ = ["ImagePredictionWriter", "SampleGrids", "run_directory"]
@@ -72,7 +73,7 @@ class SampleGrids(Callback):
         dirname: str = "samples",
     ) -> None:
         if every_n_epochs < 1:
-            raise ValueError(f"every_n_epochs must be >= 1, got {every_n_epochs}")
+            raise UserError(f"every_n_epochs must be >= 1, got {every_n_epochs}")
         self.every_n_epochs = every_n_epochs
         self.num_samples = num_samples
         self.num_reconstructions = num_reconstructions

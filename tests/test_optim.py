@@ -95,6 +95,6 @@ def test_lr_actually_follows_the_schedule(tmp_path: Any) -> None:
 def test_bad_choices_are_named() -> None:
     with pytest.raises(ValueError, match="optimizer='rmsprop'"):
         resolve_optim({"optimizer": "rmsprop"})
-    with pytest.raises(TypeError, match="learning_rate"):
+    with pytest.raises(zoo.UserError, match="learning_rate"):
         resolve_optim({"learning_rate": 1.0})
     assert math.isclose(resolve_optim({"betas": [0.5, 0.9]})["betas"][0], 0.5)

@@ -53,7 +53,7 @@ def test_unregistered_class_path_is_refused(tmp_path: Path) -> None:
 
 
 def test_not_a_pretrained_directory(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="config.yaml"):
+    with pytest.raises(zoo.UserError, match="config.yaml"):
         zoo.load_pretrained(tmp_path)
 
 

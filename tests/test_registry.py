@@ -37,7 +37,7 @@ def test_duplicate_names_are_refused() -> None:
 
 
 def test_unknown_name_suggests_close_matches() -> None:
-    with pytest.raises(KeyError, match="resnet18"):
+    with pytest.raises(zoo.UserError, match="resnet18"):
         zoo.create_model("resnet81")
 
 

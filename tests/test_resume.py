@@ -184,9 +184,9 @@ def test_ckpt_path_last_resumes_the_newest_last_ckpt_of_the_runs_under_the_root(
     assert resumed["global_step"] == 18  # 12 + one more epoch of 6 batches: it continued
 
 
-def test_ckpt_path_last_without_a_previous_run_is_an_error_not_a_fresh_start(tmp_path: Path) -> None:
-    from datamodules.errors import UserError
-
-    with pytest.raises(UserError, match=r"--ckpt_path last: no last.ckpt under .*lightning_logs.*leave out"):
-        fit(tmp_path, FAMILIES["cnn"], "--trainer.logger=true", "--ckpt_path=last")
+def test_ckpt_path_last_without_a_previous_run_is_an_error_not_a_fresh_start(tmp_path: Path, capsys) -> None:
+    assert fit(tmp_path, FAMILIES["cnn"], "--trainer.logger=true", "--ckpt_path=last") == 2
+    err = capsys.readouterr().err
+    assert f"error: --ckpt_path last: no last.ckpt under {tmp_path / 'lightning_logs'}" in err
+    assert "to start a new run, leave out --ckpt_path" in err and "Traceback" not in err
     assert not (tmp_path / "lightning_logs").exists()

@@ -152,11 +152,11 @@ def test_errors_name_what_is_wrong(tmp_path: Path, monkeypatch: Any) -> None:
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty"))
     monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
     model = PretrainedClassifier("resnet18", weights="IMAGENET1K_V1", num_classes=3)
-    with pytest.raises(FileNotFoundError, match=RESNET18_FILE) as info:
+    with pytest.raises(zoo.UserError, match=RESNET18_FILE) as info:
         model.load_backbone_weights()
     assert "weights_file" in str(info.value) and str(tmp_path / "empty") in str(info.value)
 
-    with pytest.raises(FileNotFoundError, match="weights file not found"):
+    with pytest.raises(zoo.UserError, match="weights file not found"):
         PretrainedClassifier("resnet18", weights=None, weights_file=str(tmp_path / "none.pth"),
                              num_classes=3).load_backbone_weights()  # fmt: skip
     pickled = tmp_path / "pickled.pth"

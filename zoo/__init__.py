@@ -19,6 +19,8 @@ __version__ = "0.1.0"
 
 from lightning.pytorch import LightningModule
 
+from datamodules.errors import UserError  # the one exception type for a user's mistake (the CLI: exit status 2)
+
 # every area imports its family modules, and each family registers its presets
 from zoo import audio, generative, tabular, text, timeseries, vision  # noqa: F401, E402
 from zoo.pretrained import UntrustedCheckpointError, load_checkpoint, load_pretrained
@@ -36,6 +38,7 @@ __all__ = [
     "load_pretrained",
     "load_checkpoint",
     "UntrustedCheckpointError",
+    "UserError",
 ]
 
 
@@ -53,5 +56,5 @@ def create_model(name: str, pretrained: str | None = None, **overrides: Any) -> 
     model = load_pretrained(pretrained, **overrides)
     expected = get_card(name).cls
     if type(model) is not expected:
-        raise ValueError(f"{pretrained} holds a {type(model).__name__}, not a {name} ({expected.__name__})")
+        raise UserError(f"{pretrained} holds a {type(model).__name__}, not a {name} ({expected.__name__})")
     return model

@@ -85,14 +85,14 @@ def link_data_args(config: Namespace) -> None:
             if have is None:
                 data_args[name] = wanted
             elif have != wanted:
-                raise ValueError(
+                raise UserError(
                     f"model.{name}={wanted} and data.{name}={have} disagree; set one of them (the other follows)"
                 )
     data = instantiate_class((), {"class_path": config.data.class_path, "init_args": data_args.as_dict()})
     found = data.data_args()
     accepts = getattr(model_cls, "accepts", ())
     if accepts and found.get("task") not in (None, *accepts):
-        raise ValueError(
+        raise UserError(
             f"{model_cls.__name__} handles {'/'.join(accepts)} data, but {data_cls.__name__} "
             f"({getattr(data, 'source', 'its source')}) is a {found['task']} task"
         )
@@ -103,7 +103,7 @@ def link_data_args(config: Namespace) -> None:
         if given is None:
             model_args[name] = value
         elif given != value:
-            raise ValueError(
+            raise UserError(
                 f"model.{name}={given!r} conflicts with the data: {data_cls.__name__} gives {name}={value!r} "
                 f"(from {getattr(data, 'source', 'its source')}); drop model.{name} to take the data's value"
             )
@@ -203,8 +203,15 @@ class ZooCLI(LightningCLI):
         if ckpt_path == "last":
             ckpt_path = self._find_last(self.config[subcommand])
             self.config[subcommand]["ckpt_path"] = ckpt_path
-        if not ckpt_path or ckpt_path in ("best", "hpc", "registry") or not Path(ckpt_path).is_file():
+        if not ckpt_path or ckpt_path in ("best", "hpc", "registry"):
             return
+        if not Path(ckpt_path).is_file():
+            if "://" in str(ckpt_path):  # a remote checkpoint (s3://, https://): Lightning's fsspec reads it
+                return
+            raise UserError(
+                f"--ckpt_path {ckpt_path}: no such file; give the path of a .ckpt "
+                "(a run keeps them in <run>/checkpoints/), or --ckpt_path last to resume the latest run"
+            )
         weights_only = self.config[subcommand].get("weights_only") is not False
         ckpt = load_checkpoint(ckpt_path, weights_only=weights_only)
         self._ckpt_run_ids = ckpt.get("zoo", {}).get("run_ids", {})
@@ -266,7 +273,7 @@ class ZooCLI(LightningCLI):
                 from callbacks import ExportBest
 
                 extra.append(ExportBest())
-        from callbacks import ConfusionMatrix, NonFiniteGuard, StopOnSignal
+        from callbacks import ConfusionMatrix, GradScalerMonitor, NonFiniteGuard, StopOnSignal
         from zoo.tasks import Classifier
 
         tests = self.subcommand == "test" or (self.subcommand == "fit" and self._get(self.config, "test_after_fit"))
@@ -276,6 +283,10 @@ class ZooCLI(LightningCLI):
             extra.append(NonFiniteGuard())
         if not any(isinstance(c, StopOnSignal) for c in given):
             extra.append(StopOnSignal(command=self._command))
+        if self.subcommand == "fit" and GradScalerMonitor.applies(config) and not any(
+            isinstance(c, GradScalerMonitor) for c in given
+        ):  # float16 with a gradient scaler: count and report the steps it skips
+            extra.append(GradScalerMonitor())
         if self.subcommand == "predict" and not any(isinstance(c, BasePredictionWriter) for c in given):
             from callbacks import PredictionWriter
 
@@ -297,5 +308,12 @@ class ZooCLI(LightningCLI):
 
 
 def cli_main(args: Any = None, run: bool = True) -> ZooCLI:
-    """Entry point of ``train.py``; tests call it with ``args=[...]``."""
-    return ZooCLI(args=args, run=run)
+    """Entry point of ``train.py``; tests call it with ``args=[...]``.
+
+    A :class:`~datamodules.errors.UserError` (also from inside ``trainer.fit``, which re-raises after its
+    teardown) ends as ``error: <message>`` on stderr and exit status 2; ``ZOO_DEBUG=1`` keeps the traceback.
+    """
+    from zoo.errors import exit_on_user_error
+
+    with exit_on_user_error():
+        return ZooCLI(args=args, run=run)

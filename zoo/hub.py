@@ -24,6 +24,8 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urldefrag, urlparse
 
+from datamodules.errors import UserError
+
 __all__ = ["is_remote", "fetch", "sha256_of", "cache_dir"]
 
 _CHUNK = 1 << 20
@@ -57,7 +59,7 @@ def _download(url: str, target: Path, expected_sha256: str | None) -> Path:
         if expected_sha256 is not None:
             got = sha256_of(Path(tmp))
             if got != expected_sha256:
-                raise ValueError(f"{url}: SHA-256 mismatch (expected {expected_sha256}, downloaded {got})")
+                raise UserError(f"{url}: SHA-256 mismatch (expected {expected_sha256}, downloaded {got})")
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -94,7 +96,7 @@ def fetch(source: str) -> Path:
         warnings.warn(f"{url}: unreachable ({err}); using the cached copy", stacklevel=3)
     recorded = _weights_sha(config)
     if pinned and recorded and pinned != recorded:
-        raise ValueError(f"{url}: config.yaml records weights {recorded}, but {pinned} was pinned")
+        raise UserError(f"{url}: config.yaml records weights {recorded}, but {pinned} was pinned")
     _download(base + "model.safetensors", folder / "model.safetensors", pinned or recorded)
     return folder
 
@@ -107,7 +109,7 @@ def _fetch_hub(repo: str, pinned: str | None) -> Path:
     weights = Path(hf_hub_download(repo_id, "model.safetensors", revision=revision or None))
     expected = pinned or _weights_sha(config)
     if expected and sha256_of(weights) != expected:
-        raise ValueError(f"hf://{repo}: model.safetensors does not match its SHA-256 {expected}")
+        raise UserError(f"hf://{repo}: model.safetensors does not match its SHA-256 {expected}")
     if weights.parent != config.parent:
-        raise ValueError(f"hf://{repo}: config.yaml and model.safetensors are not in the same snapshot")
+        raise UserError(f"hf://{repo}: config.yaml and model.safetensors are not in the same snapshot")
     return config.parent

@@ -25,6 +25,8 @@ import torch
 import yaml
 from lightning.pytorch import LightningModule
 
+from datamodules.errors import UserError
+
 __all__ = ["save_pretrained", "load_pretrained", "load_checkpoint", "init_weights", "UntrustedCheckpointError"]
 
 WEIGHTS_NAME = "model.safetensors"
@@ -32,8 +34,12 @@ CONFIG_NAME = "config.yaml"
 _INTERNAL_HPARAMS = ("_class_path", "_instantiator")
 
 
-class UntrustedCheckpointError(pickle.UnpicklingError):
-    """A checkpoint holds Python objects that only pickle can rebuild; loading it could run code."""
+class UntrustedCheckpointError(pickle.UnpicklingError, UserError):
+    """A checkpoint holds Python objects that only pickle can rebuild; loading it could run code.
+
+    An ``UnpicklingError`` for code that catches pickle's errors, and a :class:`UserError` because the
+    fix is the user's: ``--weights_only false`` (or ``weights_only=False``) for a file they trust.
+    """
 
 
 def _plain(value: Any) -> Any:
@@ -95,7 +101,7 @@ def _registered_class(class_path: str) -> type[LightningModule]:
     for card in _REGISTRY.values():
         if card.class_path == class_path:
             return card.cls
-    raise ValueError(
+    raise UserError(
         f"class_path {class_path!r} is not a registered zoo model class; "
         "a pretrained file can only name classes of the zoo's registry"
     )
@@ -110,7 +116,7 @@ def load_checkpoint(path: str | Path, weights_only: bool = True) -> dict[str, An
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
+        raise UserError(f"checkpoint not found: {path}")
     try:
         return torch.load(path, map_location="cpu", weights_only=weights_only)
     except pickle.UnpicklingError as err:
@@ -134,7 +140,7 @@ def _load_matching(model: LightningModule, state: dict[str, torch.Tensor]) -> li
     unexpected = [k for k in state if k not in own]
     missing = [k for k in own if k not in state]
     if unexpected or missing:
-        raise ValueError(
+        raise UserError(
             f"pretrained weights do not fit {type(model).__name__}: "
             f"missing {missing[:5]}{'...' if len(missing) > 5 else ''}, "
             f"unexpected {unexpected[:5]}{'...' if len(unexpected) > 5 else ''}"
@@ -168,14 +174,14 @@ def load_pretrained(source: str | Path, weights_only: bool = True, **overrides: 
         directory = path if path.is_dir() else path.parent
         config_file = directory / CONFIG_NAME
         if not config_file.is_file():
-            raise FileNotFoundError(f"no {CONFIG_NAME} in {directory}: not a zoo pretrained directory")
+            raise UserError(f"no {CONFIG_NAME} in {directory}: not a zoo pretrained directory")
         config = yaml.safe_load(config_file.read_text())
         from safetensors.torch import load_file
 
         hparams, class_path, card = config["init_args"], config["class_path"], config.get("data", {})
         recorded = config.get("weights_sha256")
         if recorded and sha256_of(directory / WEIGHTS_NAME) != recorded:
-            raise ValueError(f"{directory / WEIGHTS_NAME} does not match the SHA-256 recorded in {config_file}")
+            raise UserError(f"{directory / WEIGHTS_NAME} does not match the SHA-256 recorded in {config_file}")
         state = load_file(directory / WEIGHTS_NAME)
     cls = _registered_class(class_path)
     hparams = {k: v for k, v in hparams.items() if k not in _INTERNAL_HPARAMS}
@@ -193,7 +199,7 @@ def _class_path_of(ckpt: dict[str, Any]) -> str:
     try:
         return ckpt["zoo"]["class_path"]
     except KeyError:
-        raise ValueError("the checkpoint names no model class (not written by a zoo model)") from None
+        raise UserError("the checkpoint names no model class (not written by a zoo model)") from None
 
 
 def _read_state(source: str | Path, weights_only: bool) -> dict[str, torch.Tensor]:
@@ -206,7 +212,7 @@ def _read_state(source: str | Path, weights_only: bool) -> dict[str, torch.Tenso
 
     weights = path if path.suffix == ".safetensors" else path / WEIGHTS_NAME
     if not weights.is_file():
-        raise FileNotFoundError(f"no {WEIGHTS_NAME} at {path}: expected a pretrained directory, .safetensors or .ckpt")
+        raise UserError(f"no {WEIGHTS_NAME} at {path}: expected a pretrained directory, .safetensors or .ckpt")
     return load_file(weights)
 
 
@@ -228,6 +234,6 @@ def init_weights(model: LightningModule, source: str | Path, weights_only: bool 
         "unused": [k for k in state if k not in own],
     }
     if not report["loaded"]:
-        raise ValueError(f"no tensor of {source} fits {type(model).__name__}: not a related model")
+        raise UserError(f"no tensor of {source} fits {type(model).__name__}: not a related model")
     model.load_state_dict({k: state[k] for k in report["loaded"]}, strict=False)
     return report

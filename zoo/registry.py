@@ -16,6 +16,8 @@ from typing import Any, Literal
 import torch
 from lightning.pytorch import LightningModule
 
+from datamodules.errors import UserError
+
 __all__ = [
     "Modality",
     "ModelCard",
@@ -128,7 +130,7 @@ def get_card(name: str) -> ModelCard:
 
         close = difflib.get_close_matches(name, list(_REGISTRY), n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else "; see zoo.list_models()"
-        raise KeyError(f"unknown model {name!r}{hint}") from None
+        raise UserError(f"unknown model {name!r}{hint}") from None
 
 
 def create_model(name: str, **overrides: Any) -> LightningModule:

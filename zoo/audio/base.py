@@ -16,6 +16,7 @@ import torch
 from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
 
+from datamodules.errors import UserError
 from zoo.layers.audio import AudioFrontend
 from zoo.tasks.base import require
 from zoo.tasks.classification import ClassificationTask, Classifier
@@ -68,7 +69,7 @@ class AudioClassifier(Classifier):
     def on_data_card(self, card: dict[str, Any]) -> None:
         for name in ("sample_rate", "num_samples"):
             if name in card and int(card[name]) != getattr(self, name):
-                raise ValueError(
+                raise UserError(
                     f"{type(self).__name__} has {name}={getattr(self, name)} but the data gives {name}={card[name]}; "
                     f"build the datamodule with {name}={getattr(self, name)} (train.py does it for you)"
                 )

@@ -14,6 +14,7 @@ from typing import Unpack
 
 from torch import Tensor, nn
 
+from datamodules.errors import UserError
 from zoo.audio.base import AudioClassifier, AudioNet
 from zoo.layers.audio import AudioFrontend
 from zoo.registry import register_model
@@ -93,7 +94,7 @@ class M5(AudioClassifier):
         body = M5Body(self.num_outputs, tuple(channels), first_kernel, first_stride, pool, dropout)
         if self.num_samples < body.min_samples():
             need = body.min_samples()
-            raise ValueError(f"M5 with these settings needs num_samples >= {need}, got {self.num_samples}")
+            raise UserError(f"M5 with these settings needs num_samples >= {need}, got {self.num_samples}")
         self.net = AudioNet(AudioFrontend("waveform", self.sample_rate), body)
 
 

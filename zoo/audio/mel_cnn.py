@@ -16,6 +16,7 @@ from typing import Literal, Unpack
 
 from torch import Tensor, nn
 
+from datamodules.errors import UserError
 from zoo.audio.base import AudioClassifier, AudioNet
 from zoo.layers.audio import AudioFrontend
 from zoo.registry import register_model
@@ -48,7 +49,7 @@ class MelCNNBody(nn.Module):
         bands = n_mels >> len(channels)  # each block halves the frequency axis
         if bands < 1:
             need = 2 ** len(channels)
-            raise ValueError(f"{len(channels)} pooling blocks need at least {need} mel bands, got {n_mels}")
+            raise UserError(f"{len(channels)} pooling blocks need at least {need} mel bands, got {n_mels}")
         widths = (1, *channels)
         self.blocks = nn.Sequential(*(_block(a, b, convs_per_block) for a, b in itertools.pairwise(widths)))
         self.head = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(channels[-1] * bands, num_outputs))
@@ -103,7 +104,7 @@ class MelCNN(AudioClassifier):
             time_masks, time_width, freq_masks, freq_width,
         )
         if frontend.num_frames(self.num_samples) < 2 ** len(channels):
-            raise ValueError(f"{len(channels)} pooling blocks need clips of at least {2 ** len(channels)} frames")
+            raise UserError(f"{len(channels)} pooling blocks need clips of at least {2 ** len(channels)} frames")
         body = MelCNNBody(self.num_outputs, frontend.channels, tuple(channels), convs_per_block, dropout)
         self.net = AudioNet(frontend, body)
 

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from datamodules.errors import UserError
 from zoo.audio.base import AudioClassifier, AudioNet
 from zoo.layers.audio import AudioFrontend
 from zoo.layers.positional import LearnedPositionalEmbedding
@@ -56,7 +57,7 @@ class PatchTransformerBody(nn.Module):
         super().__init__()
         patch_bands = patch_bands or n_bands
         if n_bands % patch_bands:
-            raise ValueError(f"patch_bands={patch_bands} must divide the {n_bands} mel bands")
+            raise UserError(f"patch_bands={patch_bands} must divide the {n_bands} mel bands")
         grid_frames = math.ceil(n_frames / patch_frames)
         self.pad = grid_frames * patch_frames - n_frames
         self.n_frames = n_frames

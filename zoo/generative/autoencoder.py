@@ -17,6 +17,7 @@ from typing import Unpack
 
 from torch import Tensor, nn
 
+from datamodules.errors import UserError
 from zoo.registry import register_model
 from zoo.tasks.autoencoder import VAE, Autoencoder, Likelihood
 from zoo.tasks.optim import OptimArgs
@@ -71,7 +72,7 @@ def _final_side(size: int, widths: tuple[int, ...]) -> int:
     """Side of the last feature map after one halving per width; the image must divide evenly."""
     factor = 2 ** len(widths)
     if size % factor or size < factor:
-        raise ValueError(f"a convolutional autoencoder with {len(widths)} stride-2 stages needs image_size "
+        raise UserError(f"a convolutional autoencoder with {len(widths)} stride-2 stages needs image_size "
                          f"divisible by {factor}, got {size}")
     return size // factor
 

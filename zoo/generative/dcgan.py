@@ -22,6 +22,7 @@ from typing import Unpack
 
 from torch import Tensor, nn
 
+from datamodules.errors import UserError
 from zoo.generative.gan import GANNet
 from zoo.registry import register_model
 from zoo.tasks.generative import GAN
@@ -33,7 +34,7 @@ __all__ = ["DCGAN", "DCGANDiscriminator", "DCGANGenerator", "dcgan_init"]
 def _doublings(size: int) -> int:
     """Number of ×2 steps between a 4×4 map and ``size`` (a power of two >= 8)."""
     if size < 8 or size & (size - 1):
-        raise ValueError(f"DCGAN needs image_size a power of two >= 8 (32, 64 ...), got {size}")
+        raise UserError(f"DCGAN needs image_size a power of two >= 8 (32, 64 ...), got {size}")
     return int(math.log2(size)) - 2
 
 

@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from datamodules.errors import UserError
+
 __all__ = ["AdditiveAttention", "AttentionPooling", "KVCache", "MultiHeadAttention", "padding_mask", "sdpa_mask"]
 
 
@@ -107,7 +109,7 @@ class MultiHeadAttention(nn.Module):
     ) -> None:
         super().__init__()
         if dim % num_heads:
-            raise ValueError(f"dim={dim} is not divisible by num_heads={num_heads}")
+            raise UserError(f"dim={dim} is not divisible by num_heads={num_heads}")
         self.num_heads, self.head_dim, self.dropout = num_heads, dim // num_heads, dropout
         self.q = nn.Linear(dim, dim, bias=bias)
         self.k = nn.Linear(context_dim or dim, dim, bias=bias)

@@ -31,6 +31,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from datamodules.errors import UserError
+
 __all__ = ["AudioFrontend", "Representation", "SpecAugment", "dct_matrix", "mel_filterbank", "stft_sizes"]
 
 Representation = Literal["waveform", "spectrogram", "logmel", "mfcc"]
@@ -49,7 +51,7 @@ def mel_filterbank(n_fft: int, n_mels: int, sample_rate: int, f_min: float, f_ma
     from transformers.audio_utils import mel_filter_bank
 
     if not 0 <= f_min < f_max <= sample_rate / 2:
-        raise ValueError(f"mel range needs 0 <= f_min < f_max <= sample_rate/2, got {f_min}, {f_max} at {sample_rate}")
+        raise UserError(f"mel range needs 0 <= f_min < f_max <= sample_rate/2, got {f_min}, {f_max} at {sample_rate}")
     bank = mel_filter_bank(n_fft // 2 + 1, n_mels, f_min, f_max, sample_rate, norm="slaney", mel_scale="htk")
     return torch.from_numpy(np.ascontiguousarray(bank, dtype=np.float32))
 
@@ -127,11 +129,11 @@ class AudioFrontend(nn.Module):
     ) -> None:
         super().__init__()
         if representation not in Representation.__args__:
-            raise ValueError(f"representation={representation!r} is not one of {Representation.__args__}")
+            raise UserError(f"representation={representation!r} is not one of {Representation.__args__}")
         if representation == "waveform" and (time_masks or freq_masks):
-            raise ValueError("SpecAugment masks need a spectral representation, not 'waveform'")
+            raise UserError("SpecAugment masks need a spectral representation, not 'waveform'")
         if representation == "mfcc" and not 0 < n_mfcc <= n_mels:
-            raise ValueError(f"n_mfcc must be in 1..n_mels={n_mels}, got {n_mfcc}")
+            raise UserError(f"n_mfcc must be in 1..n_mels={n_mels}, got {n_mfcc}")
         self.representation = representation
         self.sample_rate = sample_rate
         self.n_fft, self.win_length, self.hop_length = stft_sizes(sample_rate, window_ms, hop_ms)
@@ -194,7 +196,7 @@ class AudioFrontend(nn.Module):
             total, square = (s, q) if total is None else (total + s, square + q)
             count += f.shape[0] * f.shape[2]
         if not count:
-            raise ValueError("no training audio to fit the feature statistics on")
+            raise UserError("no training audio to fit the feature statistics on")
         mean = total / count
         std = (square / count - mean.pow(2)).clamp_min(0).sqrt()
         self.mean.copy_(mean.float())

@@ -13,6 +13,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from datamodules.errors import UserError
+
 __all__ = ["CBAM", "ChannelAttention", "SpatialAttention"]
 
 
@@ -40,7 +42,7 @@ class SpatialAttention(nn.Module):
     def __init__(self, kernel_size: int = 7) -> None:
         super().__init__()
         if kernel_size % 2 == 0:
-            raise ValueError(f"kernel_size must be odd (same-size output), got {kernel_size}")
+            raise UserError(f"kernel_size must be odd (same-size output), got {kernel_size}")
         self.conv = nn.Conv2d(2, 1, kernel_size, padding=kernel_size // 2, bias=False)
         self.bn = nn.BatchNorm2d(1)
 

@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from datamodules.errors import UserError
+
 __all__ = ["DropBlock2d", "set_drop_prob"]
 
 
@@ -30,9 +32,9 @@ class DropBlock2d(nn.Module):
     def __init__(self, drop_prob: float = 0.1, block_size: int = 7) -> None:
         super().__init__()
         if not 0.0 <= drop_prob < 1.0:
-            raise ValueError(f"drop_prob must be in [0, 1), got {drop_prob}")
+            raise UserError(f"drop_prob must be in [0, 1), got {drop_prob}")
         if block_size < 1:
-            raise ValueError(f"block_size must be >= 1, got {block_size}")
+            raise UserError(f"block_size must be >= 1, got {block_size}")
         self.drop_prob = drop_prob
         self.block_size = block_size
 

@@ -15,6 +15,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from datamodules.errors import UserError
 from zoo.layers.lstm import LSTM
 
 __all__ = ["Cell", "RecurrentEncoder", "make_rnn"]
@@ -39,7 +40,7 @@ def make_rnn(
         return {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[cell](
             input_size, hidden_size, batch_first=True, **kwargs
         )
-    raise ValueError(f"cell={cell!r} is not one of {Cell.__args__}")
+    raise UserError(f"cell={cell!r} is not one of {Cell.__args__}")
 
 
 class RecurrentEncoder(nn.Module):

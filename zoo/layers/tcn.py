@@ -16,6 +16,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import weight_norm as _weight_norm
 
+from datamodules.errors import UserError
+
 __all__ = ["CausalConv1d", "TemporalBlock", "TemporalConvNet", "receptive_field"]
 
 
@@ -100,7 +102,7 @@ class TemporalConvNet(nn.Module):
     ) -> None:
         super().__init__()
         if not channels:
-            raise ValueError("a TemporalConvNet needs at least one block (channels=[...])")
+            raise UserError("a TemporalConvNet needs at least one block (channels=[...])")
         widths = [in_channels, *channels]
         self.blocks = nn.Sequential(
             *(

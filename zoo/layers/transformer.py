@@ -12,6 +12,7 @@ from typing import Literal
 
 from torch import Tensor, nn
 
+from datamodules.errors import UserError
 from zoo.layers.attention import KVCache, MultiHeadAttention
 
 Norm = Literal["layernorm", "rmsnorm"]
@@ -22,7 +23,7 @@ def _norm(kind: Norm, dim: int, eps: float) -> nn.Module:
         return nn.LayerNorm(dim, eps=eps)
     if kind == "rmsnorm":
         return nn.RMSNorm(dim, eps=eps)
-    raise ValueError(f"norm={kind!r} is not one of {Norm.__args__}")
+    raise UserError(f"norm={kind!r} is not one of {Norm.__args__}")
 
 __all__ = ["MLP", "TransformerBlock", "init_normal_"]
 

@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torchmetrics import MeanSquaredError
 
+from datamodules.errors import UserError
 from zoo.tasks.base import batch_inputs, inference
 from zoo.tasks.generative import ImageGenerator, latent_path
 from zoo.tasks.optim import OptimArgs
@@ -63,9 +64,9 @@ class AutoencoderBase(ImageGenerator):
     ) -> None:
         super().__init__(latent_dim, in_channels, image_size, **optim)
         if likelihood not in Likelihood.__args__:
-            raise ValueError(f"likelihood={likelihood!r} is not one of {Likelihood.__args__}")
+            raise UserError(f"likelihood={likelihood!r} is not one of {Likelihood.__args__}")
         if sigma <= 0:
-            raise ValueError(f"sigma must be positive, got {sigma}")
+            raise UserError(f"sigma must be positive, got {sigma}")
         self.likelihood, self.sigma = likelihood, sigma
         self.train_mse = MeanSquaredError()
         self.val_mse = MeanSquaredError()
@@ -224,7 +225,7 @@ class VAE(AutoencoderBase):
     ) -> None:
         super().__init__(latent_dim, likelihood, sigma, in_channels, image_size, **optim)
         if beta < 0:
-            raise ValueError(f"beta must be >= 0, got {beta}")
+            raise UserError(f"beta must be >= 0, got {beta}")
         self.beta = beta
 
     @property

@@ -20,6 +20,7 @@ from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor, nn
 from torchmetrics import MeanMetric, Metric
 
+from datamodules.errors import UserError
 from zoo.tasks.optim import OptimArgs, build_optimizer, build_scheduler, resolve_optim
 from zoo.tasks.resume import resume_fit, resume_state
 
@@ -29,7 +30,7 @@ __all__ = ["ZooModule", "batch_inputs", "require"]
 def require(name: str, value: Any) -> Any:
     """``value``, or an error saying that the data argument ``name`` was never given."""
     if value is None:
-        raise ValueError(
+        raise UserError(
             f"{name} is not set: pass {name}=..., or train through train.py, which takes it from the datamodule"
         )
     return value
@@ -116,7 +117,7 @@ class ZooModule(LightningModule):
             return
         data_task = getattr(datamodule, "task", None)
         if self.accepts and data_task is not None and data_task not in self.accepts:
-            raise ValueError(
+            raise UserError(
                 f"{type(self).__name__} handles {'/'.join(self.accepts)} data, but "
                 f"{type(datamodule).__name__} provides a {data_task} task"
             )

@@ -16,6 +16,7 @@ from torch import Tensor
 from torchmetrics import MetricCollection
 from torchmetrics import classification as tmc
 
+from datamodules.errors import UserError
 from zoo.tasks.base import ZooModule, batch_inputs, require
 from zoo.tasks.optim import OptimArgs
 
@@ -83,9 +84,9 @@ class Classifier(ZooModule):
         self.num_classes = require("num_classes", num_classes)
         self.task = task or "multiclass"
         if self.task not in ClassificationTask.__args__:
-            raise ValueError(f"task={self.task!r} is not a classification task {ClassificationTask.__args__}")
+            raise UserError(f"task={self.task!r} is not a classification task {ClassificationTask.__args__}")
         if self.task == "binary" and num_classes != 2:
-            raise ValueError(f"a binary classifier has num_classes=2, got {num_classes}")
+            raise UserError(f"a binary classifier has num_classes=2, got {num_classes}")
         self.label_smoothing = label_smoothing
         metrics = _metrics(self.task, self.num_classes)
         self.train_metrics = MetricCollection({"acc": metrics["acc"].clone()}, prefix="train/")

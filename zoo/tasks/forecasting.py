@@ -31,6 +31,7 @@ from torch import Tensor
 from torchmetrics import MeanAbsoluteError, MeanSquaredError, MetricCollection, SymmetricMeanAbsolutePercentageError
 from torchmetrics.wrappers import MultioutputWrapper
 
+from datamodules.errors import UserError
 from zoo.tasks.base import ZooModule, batch_inputs, require
 from zoo.tasks.optim import OptimArgs
 
@@ -111,14 +112,14 @@ class Forecaster(ZooModule):
         self.horizon = require("horizon", horizon)
         self.lookback = require("lookback", lookback)
         if not 1 <= self.num_targets <= self.input_size:
-            raise ValueError(
+            raise UserError(
                 f"num_targets={num_targets} must be between 1 and input_size={input_size}: "
                 "the targets' own past is the first num_targets inputs"
             )
         if window_norm not in WindowNorm.__args__:
-            raise ValueError(f"window_norm={window_norm!r} is not one of {WindowNorm.__args__}")
+            raise UserError(f"window_norm={window_norm!r} is not one of {WindowNorm.__args__}")
         if loss not in ForecastLoss.__args__:
-            raise ValueError(f"loss={loss!r} is not one of {ForecastLoss.__args__}")
+            raise UserError(f"loss={loss!r} is not one of {ForecastLoss.__args__}")
         self.window_norm, self.window_scale, self.loss_name = window_norm, window_scale, loss
         # training-part scaler of every input column (targets first); filled from the data card
         self.register_buffer("loc", torch.zeros(self.input_size))
@@ -133,7 +134,7 @@ class Forecaster(ZooModule):
             return
         loc = torch.as_tensor(scaler["loc"], dtype=torch.float32)
         if loc.numel() != self.input_size:
-            raise ValueError(
+            raise UserError(
                 f"the data card scales {loc.numel()} columns ({card.get('columns')}), "
                 f"but this model reads input_size={self.input_size}"
             )

@@ -24,6 +24,7 @@ from torch import Tensor, nn
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 from torchmetrics.image.fid import FrechetInceptionDistance
 
+from datamodules.errors import UserError
 from zoo.tasks.base import ZooModule, batch_inputs, inference, require
 from zoo.tasks.optim import OptimArgs, build_optimizer, build_scheduler
 
@@ -89,7 +90,7 @@ class ImageGenerator(ZooModule):
     ) -> None:
         super().__init__(**optim)
         if latent_dim < 1:
-            raise ValueError(f"latent_dim must be positive, got {latent_dim}")
+            raise UserError(f"latent_dim must be positive, got {latent_dim}")
         self.latent_dim = latent_dim
         self.in_channels = require("in_channels", in_channels)
         self.image_size = require("image_size", image_size)
@@ -101,10 +102,10 @@ class ImageGenerator(ZooModule):
     def on_data_card(self, card: dict[str, Any]) -> None:
         modality = card.get("modality")
         if modality not in (None, "image"):
-            raise ValueError(f"{type(self).__name__} models images, but the datamodule provides {modality} data")
+            raise UserError(f"{type(self).__name__} models images, but the datamodule provides {modality} data")
         channels, size = card.get("in_channels", self.in_channels), card.get("image_size", self.image_size)
         if (channels, size) != (self.in_channels, self.image_size):
-            raise ValueError(
+            raise UserError(
                 f"{type(self).__name__} was built for {self.in_channels}×{self.image_size}×{self.image_size} "
                 f"images, but the data provides {channels}×{size}×{size}"
             )

@@ -16,6 +16,8 @@ from typing import Any, Literal, TypedDict
 import torch
 from torch import nn
 
+from datamodules.errors import UserError
+
 __all__ = [
     "OptimArgs",
     "DEFAULT_OPTIM",
@@ -74,12 +76,12 @@ def resolve_optim(given: dict[str, Any]) -> dict[str, Any]:
     """``DEFAULT_OPTIM`` updated with ``given``; an unknown key or value is an error naming it."""
     unknown = sorted(set(given) - set(DEFAULT_OPTIM))
     if unknown:
-        raise TypeError(f"unknown optimisation argument(s) {unknown}; known: {sorted(DEFAULT_OPTIM)}")
+        raise UserError(f"unknown optimisation argument(s) {unknown}; known: {sorted(DEFAULT_OPTIM)}")
     optim = {**DEFAULT_OPTIM, **given}
     choices = {"optimizer": OptimizerName, "scheduler": SchedulerName}
     for key, literal in choices.items():
         if optim[key] not in literal.__args__:
-            raise ValueError(f"{key}={optim[key]!r} is not one of {literal.__args__}")
+            raise UserError(f"{key}={optim[key]!r} is not one of {literal.__args__}")
     optim["betas"] = tuple(float(b) for b in optim["betas"])
     return optim
 

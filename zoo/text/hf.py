@@ -19,6 +19,7 @@ from typing import Any, Literal, Unpack
 import torch
 from torch import Tensor, nn
 
+from datamodules.errors import UserError
 from zoo.registry import register_model
 from zoo.tasks import OptimArgs, TextClassifier
 from zoo.tasks.classification import ClassificationTask
@@ -60,7 +61,7 @@ class HFEncoderNet(nn.Module):
             else:
                 self.encoder = AutoModel.from_pretrained(backbone)
         except (OSError, ValueError) as err:
-            raise ValueError(
+            raise UserError(
                 f"cannot load the Hugging Face encoder {backbone!r} (a hub name needs a network the first time, "
                 f"a local directory its config.json and weights): {err}"
             ) from None
@@ -119,7 +120,7 @@ class HFTextClassifier(TextClassifier):
         self.net = HFEncoderNet(backbone, self.num_outputs, self.pad_token_id, pooling, dropout, freeze, vocab_size)
         positions = self.net.max_positions
         if positions is not None and self.max_seq_len > positions:
-            raise ValueError(f"max_seq_len={self.max_seq_len} exceeds the {positions} positions of {backbone!r}")
+            raise UserError(f"max_seq_len={self.max_seq_len} exceeds the {positions} positions of {backbone!r}")
 
     def param_groups(self) -> list[dict[str, Any]]:
         encoder = [p for p in self.net.encoder.parameters() if p.requires_grad]

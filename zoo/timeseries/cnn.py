@@ -14,6 +14,7 @@ from typing import Unpack
 
 from torch import Tensor, nn
 
+from datamodules.errors import UserError
 from zoo.registry import register_model
 from zoo.tasks import OptimArgs
 from zoo.tasks.classification import ClassificationTask
@@ -35,7 +36,7 @@ class FCNNet(nn.Module):
     ) -> None:
         super().__init__()
         if len(channels) != len(kernel_sizes):
-            raise ValueError(f"channels {channels} and kernel_sizes {kernel_sizes} need one entry per block")
+            raise UserError(f"channels {channels} and kernel_sizes {kernel_sizes} need one entry per block")
         layers: list[nn.Module] = []
         width = input_size
         for out, k in zip(channels, kernel_sizes):

@@ -17,6 +17,7 @@ from typing import Literal, Unpack
 import torch
 from torch import Tensor, nn
 
+from datamodules.errors import UserError
 from zoo.layers.attention import AttentionPooling
 from zoo.layers.recurrent import make_rnn
 from zoo.registry import register_model
@@ -103,7 +104,7 @@ class RNNSeriesNet(nn.Module):
     ) -> None:
         super().__init__()
         if pooling not in Pooling.__args__:
-            raise ValueError(f"pooling={pooling!r} is not one of {Pooling.__args__}")
+            raise UserError(f"pooling={pooling!r} is not one of {Pooling.__args__}")
         self.pooling = pooling
         self.rnn = make_rnn(cell, input_size, hidden_size, num_layers, dropout, bidirectional)
         width = hidden_size * (2 if bidirectional else 1)

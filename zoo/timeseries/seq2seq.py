@@ -19,6 +19,7 @@ from typing import Unpack
 import torch
 from torch import Tensor, nn
 
+from datamodules.errors import UserError
 from zoo.layers.attention import AdditiveAttention
 from zoo.registry import register_model
 from zoo.tasks import OptimArgs
@@ -103,7 +104,7 @@ class AttentionSeq2SeqForecaster(Forecaster):
         super().__init__(input_size, num_targets, horizon, lookback, window_norm, window_scale, loss, **optim)
         self.save_hyperparameters()
         if not 0.0 <= teacher_forcing <= 1.0:
-            raise ValueError(f"teacher_forcing is a probability, got {teacher_forcing}")
+            raise UserError(f"teacher_forcing is a probability, got {teacher_forcing}")
         self.teacher_forcing = teacher_forcing
         self.net = AttentionSeq2SeqNet(
             self.input_size, self.num_targets, self.horizon, hidden_size, attention_size, dropout

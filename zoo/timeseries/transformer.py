@@ -16,6 +16,7 @@ from typing import Unpack
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from datamodules.errors import UserError
 from zoo.layers.positional import SinusoidalPositionalEncoding
 from zoo.layers.transformer import TransformerBlock
 from zoo.registry import register_model
@@ -47,7 +48,7 @@ class TransformerForecasterNet(nn.Module):
     ) -> None:
         super().__init__()
         if patch_len < 1:
-            raise ValueError(f"patch_len must be >= 1, got {patch_len}")
+            raise UserError(f"patch_len must be >= 1, got {patch_len}")
         self.horizon, self.num_targets, self.patch_len = horizon, num_targets, patch_len
         self.num_patches = -(-lookback // patch_len)  # ceil
         self.pad = self.num_patches * patch_len - lookback

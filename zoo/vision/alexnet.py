@@ -18,6 +18,7 @@ from typing import Unpack
 
 from torch import Tensor, nn
 
+from datamodules.errors import UserError
 from zoo.registry import register_model
 from zoo.tasks import ImageClassifier, OptimArgs
 from zoo.tasks.classification import ClassificationTask
@@ -31,7 +32,7 @@ def alexnet_feature_size(image_size: int) -> int:
     for _ in range(3):  # the three 3×3/2 max-pools (the convolutions between them keep the size)
         side = (side - 3) // 2 + 1
     if side < 1:
-        raise ValueError(f"AlexNet needs image_size >= 63, got {image_size}")
+        raise UserError(f"AlexNet needs image_size >= 63, got {image_size}")
     return side
 
 

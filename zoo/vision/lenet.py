@@ -11,6 +11,7 @@ from typing import Literal, Unpack
 
 from torch import Tensor, nn
 
+from datamodules.errors import UserError
 from zoo.registry import register_model
 from zoo.tasks import ImageClassifier, OptimArgs
 from zoo.tasks.classification import ClassificationTask
@@ -32,7 +33,7 @@ class LeNet5Net(nn.Module):
         super().__init__()
         side = ((image_size - 4) // 2 - 4) // 2  # two 5×5 valid convolutions, each followed by 2×2 pooling
         if side < 1:
-            raise ValueError(f"LeNet-5 needs image_size >= 16, got {image_size}")
+            raise UserError(f"LeNet-5 needs image_size >= 16, got {image_size}")
         act = nn.Tanh if activation == "tanh" else nn.ReLU
         subsample = nn.AvgPool2d if pool == "avg" else nn.MaxPool2d
         self.features = nn.Sequential(

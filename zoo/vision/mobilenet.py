@@ -17,6 +17,7 @@ from typing import Literal, Unpack
 
 from torch import Tensor, nn
 
+from datamodules.errors import UserError
 from zoo.layers.conv import DepthwiseSeparable, InvertedResidual, conv_bn_act, make_divisible
 from zoo.registry import register_model
 from zoo.tasks import ImageClassifier, OptimArgs
@@ -110,7 +111,7 @@ class MobileNet(ImageClassifier):
         super().__init__(num_classes, in_channels, image_size, task, label_smoothing, **optim)
         self.save_hyperparameters()
         if version not in (1, 2):
-            raise ValueError(f"MobileNet version must be 1 or 2, got {version}")
+            raise UserError(f"MobileNet version must be 1 or 2, got {version}")
         net = MobileNetV1Net if version == 1 else MobileNetV2Net
         self.net = net(self.in_channels, self.num_outputs, width_mult, stem, dropout)
 

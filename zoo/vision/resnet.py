@@ -23,6 +23,7 @@ from typing import Any, Literal, Unpack
 
 from torch import Tensor, nn
 
+from datamodules.errors import UserError
 from zoo.layers.cbam import CBAM
 from zoo.layers.dropblock import DropBlock2d, set_drop_prob
 from zoo.layers.residual import AttentionFactory, BasicBlock, Bottleneck, conv_bn
@@ -52,7 +53,7 @@ def attention_factory(kind: Attention, reduction: int = 16) -> AttentionFactory 
     if kind == "cbam":
         return partial(CBAM, reduction=reduction)
     if kind != "none":
-        raise ValueError(f"attention must be 'none', 'se' or 'cbam', got {kind!r}")
+        raise UserError(f"attention must be 'none', 'se' or 'cbam', got {kind!r}")
     return None
 
 
@@ -73,7 +74,7 @@ class ResNetNet(nn.Module):
     ) -> None:
         super().__init__()
         if depth not in STAGES:
-            raise ValueError(f"ResNet depth must be one of {sorted(STAGES)}, got {depth}")
+            raise UserError(f"ResNet depth must be one of {sorted(STAGES)}, got {depth}")
         block, counts = STAGES[depth]
         if stem == "imagenet":
             self.stem = nn.Sequential(conv_bn(in_channels, width, 7, stride=2), nn.MaxPool2d(3, 2, padding=1))

@@ -34,6 +34,7 @@ import torch
 from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor, nn
 
+from datamodules.errors import UserError
 from zoo.registry import register_model
 from zoo.tasks import ImageClassifier, OptimArgs
 from zoo.tasks.classification import ClassificationTask
@@ -52,7 +53,7 @@ def _check_backbone(name: str) -> None:
     names = tvm.list_models(module=tvm)  # the classification models (not detection, segmentation ...)
     if name not in names:
         close = difflib.get_close_matches(name, names, n=3)
-        raise ValueError(f"backbone {name!r} is not a torchvision classification model; did you mean {close}?")
+        raise UserError(f"backbone {name!r} is not a torchvision classification model; did you mean {close}?")
 
 
 def _torchvision_model(name: str, weights: Any = None) -> nn.Module:
@@ -72,7 +73,7 @@ def _weights_enum(backbone: str, weights: str) -> Any:
         return enum[key]
     except KeyError:
         available = ["DEFAULT", *enum.__members__]
-        raise ValueError(f"{backbone} has no weights {weights!r}; available: {available}") from None
+        raise UserError(f"{backbone} has no weights {weights!r}; available: {available}") from None
 
 
 def _last_linear(model: nn.Module) -> tuple[str, nn.Linear]:
@@ -105,7 +106,7 @@ class TransferNet(nn.Module):
         state = {k: v for k, v in state.items() if not k.startswith(prefix)}
         missing, unexpected = self.backbone.load_state_dict(state, strict=False)
         if missing or unexpected:
-            raise ValueError(
+            raise UserError(
                 f"weights do not fit the backbone: missing {missing[:5]}, unexpected {unexpected[:5]}"
             )
 
@@ -144,9 +145,9 @@ class PretrainedClassifier(ImageClassifier):
         **optim: Unpack[OptimArgs],
     ) -> None:
         if strategy not in Strategy.__args__:
-            raise ValueError(f"strategy={strategy!r} is not one of {Strategy.__args__}")
+            raise UserError(f"strategy={strategy!r} is not one of {Strategy.__args__}")
         if in_channels != 3:
-            raise ValueError(f"pretrained ImageNet backbones read RGB images: in_channels must be 3, got {in_channels}")
+            raise UserError(f"pretrained ImageNet backbones read RGB images: in_channels must be 3, got {in_channels}")
         _check_backbone(backbone)
         preprocessing = self._preprocessing(backbone, weights, weights_file, crop_size)
         size = crop_size or (preprocessing["crop_size"] if preprocessing else 224)
@@ -191,7 +192,7 @@ class PretrainedClassifier(ImageClassifier):
                 state = _torchvision_model(backbone, weights=entry).state_dict()
             except OSError as err:
                 cache = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(entry.url)
-                raise FileNotFoundError(
+                raise UserError(
                     f"cannot get the {backbone} weights {entry} ({err}): with no network, place {entry.url} at "
                     f"{cache} (or set TORCH_HOME), or pass weights_file=<path to the state dict>"
                 ) from None
@@ -254,7 +255,7 @@ class PretrainedClassifier(ImageClassifier):
 
 def _read_state_dict(path: Path) -> dict[str, Tensor]:
     if not path.is_file():
-        raise FileNotFoundError(f"weights file not found: {path}")
+        raise UserError(f"weights file not found: {path}")
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 
@@ -265,7 +266,7 @@ def _read_state_dict(path: Path) -> dict[str, Tensor]:
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]  # a checkpoint wrapping the state dict
     if not isinstance(state, dict) or not all(isinstance(v, Tensor) for v in state.values()):
-        raise ValueError(f"{path} does not hold a state dict of tensors")
+        raise UserError(f"{path} does not hold a state dict of tensors")
     return state
 
 

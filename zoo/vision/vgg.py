@@ -17,6 +17,7 @@ from typing import Literal, Unpack
 
 from torch import Tensor, nn
 
+from datamodules.errors import UserError
 from zoo.registry import register_model
 from zoo.tasks import ImageClassifier, OptimArgs
 from zoo.tasks.classification import ClassificationTask
@@ -48,9 +49,9 @@ class VGGNet(nn.Module):
     ) -> None:
         super().__init__()
         if depth not in CONFIGS:
-            raise ValueError(f"VGG depth must be one of {sorted(CONFIGS)}, got {depth}")
+            raise UserError(f"VGG depth must be one of {sorted(CONFIGS)}, got {depth}")
         if image_size < 32:
-            raise ValueError(f"VGG halves the image five times: image_size must be >= 32, got {image_size}")
+            raise UserError(f"VGG halves the image five times: image_size must be >= 32, got {image_size}")
         layers: list[nn.Module] = []
         in_ch = in_channels
         for stage, convs in enumerate(CONFIGS[depth]):

@@ -17,6 +17,7 @@ from typing import Unpack
 import torch
 from torch import Tensor, nn
 
+from datamodules.errors import UserError
 from zoo.layers.positional import LearnedPositionalEmbedding
 from zoo.layers.transformer import TransformerBlock
 from zoo.registry import register_model
@@ -32,7 +33,7 @@ class PatchEmbedding(nn.Module):
     def __init__(self, in_channels: int, dim: int, patch_size: int, image_size: int) -> None:
         super().__init__()
         if image_size % patch_size:
-            raise ValueError(f"image_size={image_size} is not a multiple of patch_size={patch_size}")
+            raise UserError(f"image_size={image_size} is not a multiple of patch_size={patch_size}")
         self.num_patches = (image_size // patch_size) ** 2
         self.proj = nn.Conv2d(in_channels, dim, patch_size, stride=patch_size)  # one linear map per patch
 
