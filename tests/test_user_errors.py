@@ -79,8 +79,6 @@ def test_diverging_loss(capsys, tmp_path: Path) -> None:
     assert "--model.lr" in err and "--trainer.gradient_clip_val" in err
 
 
-# The datamodules' raises become UserError on the data branch (issue 9, bad data per modality); until it is
-# merged, tabular's missing column is a plain ValueError and this fails the expected way. Drop the mark then.
 def test_missing_csv_column(capsys, tmp_path: Path) -> None:
     table = tmp_path / "people.csv"
     table.write_text("age,income\n30,1\n40,2\n50,3\n60,4\n")
