@@ -60,7 +60,7 @@ def test_fine_tuning_scales_the_backbone_learning_rate() -> None:
         HFTextClassifier("no-such-org/no-such-model", vocab_size=10, max_seq_len=8, pad_token_id=0, num_classes=2)
 
 
-def test_the_data_uses_the_backbone_tokenizer(tmp_path: Path) -> None:
+def test_the_data_uses_the_backbone_tokenizer(tmp_path: Path, capsys) -> None:
     data = tmp_path / "d.jsonl"
     data.write_text("\n".join(json.dumps({"text": f"sentence number {i}", "label": "ab"[i % 2]}) for i in range(30)))
     args = [
@@ -72,8 +72,9 @@ def test_the_data_uses_the_backbone_tokenizer(tmp_path: Path) -> None:
     cli = cli_main([*args, *QUIET], run=False)
     assert cli.datamodule.backbone == MINILM == cli.model.hparams.backbone  # the model's choice reached the data
     assert cli.model.hparams.vocab_size == 30522 and cli.datamodule.tokenizer.cls_token_id == 101
-    with pytest.raises(ValueError, match="disagree"):
+    with pytest.raises(SystemExit) as stop:  # a user error: exit status 2 and the message
         cli_main([*args, "--data.tokenizer=word", *QUIET], run=False)
+    assert stop.value.code == 2 and "disagree" in capsys.readouterr().err
 
 
 def read_predictions(path: Path) -> list[dict[str, str]]:
