@@ -73,9 +73,6 @@ class StopOnSignal(Callback):
             signal.signal(signum, handler)
         self._previous = {}
 
-    def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
-        self.teardown(trainer, pl_module, "")  # Lightning skips the teardown hooks when a run raises
-
     def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self._install(trainer)  # after Lightning's handlers (registered at the start of the run): ours decide
 

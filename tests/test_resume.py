@@ -190,10 +190,3 @@ def test_ckpt_path_last_without_a_previous_run_is_an_error_not_a_fresh_start(tmp
     assert f"error: --ckpt_path last: no last.ckpt under {tmp_path / 'lightning_logs'}" in err
     assert "to start a new run, leave out --ckpt_path" in err and "Traceback" not in err
     assert not (tmp_path / "lightning_logs").exists()
-
-
-def test_a_stopped_fit_gives_the_signal_handlers_back(tmp_path: Path) -> None:
-    before = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1)}
-    stop = ["--trainer.callbacks+=tests.fault_injection.SignalAt", "--trainer.callbacks.batch=3"]
-    assert fit(tmp_path, FAMILIES["cnn"], *stop) == 128 + signal.SIGTERM
-    assert {s: signal.getsignal(s) for s in before} == before  # Ctrl-C in this process is Ctrl-C again
