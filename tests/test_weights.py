@@ -121,3 +121,13 @@ def test_a_torchvision_state_dict_file(tmp_path: Path) -> None:
     torch.save(torchvision.models.resnet18(weights=None).state_dict(), tmp_path / "resnet18.pth")
     with pytest.raises(zoo.UserError, match="missing"):  # a ResNet-18 file is not a ResNet-34
         zoo.create_model("resnet34", pretrained=str(tmp_path / "resnet18.pth"))
+
+
+def test_info_prints_the_card_and_its_weights(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    from zoo.__main__ import main
+
+    monkeypatch.setattr("sys.argv", ["python -m zoo", "info", "resnet50"])
+    main()
+    out = capsys.readouterr().out
+    assert "reference_model: torchvision.models.resnet50" in out
+    assert "IMAGENET1K_V2 (default): acc@1 80.858" in out and "resnet50-11ad3fa6.pth" in out
