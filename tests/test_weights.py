@@ -62,6 +62,7 @@ def test_offline_a_missing_file_names_the_url_and_the_cache_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ZOO_CACHE", str(tmp_path))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # nor in torchvision's own cache
     entry = dataclasses.replace(get_weights("resnet18"), url="http://127.0.0.1:9/resnet18-f37072fd.pth")
     monkeypatch.setitem(_WEIGHTS["resnet18"], entry.tag, entry)
     with pytest.raises(zoo.UserError, match=f"127.0.0.1:9/resnet18-f37072fd.pth.*{tmp_path / 'torchvision'}"):
@@ -112,9 +113,19 @@ def test_a_wrong_hash_is_refused_and_leaves_nothing(resnet18_site, tmp_path: Pat
 
 
 def test_a_torchvision_state_dict_file(tmp_path: Path) -> None:
+    import logging
+
     reference = torchvision.models.resnet34(weights=None).eval()
     torch.save(reference.state_dict(), tmp_path / "resnet34-custom.pth")
-    model = zoo.create_model("resnet34", pretrained=str(tmp_path / "resnet34-custom.pth")).eval()
+    reports: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = reports.append  # Lightning's rank-zero logger does not propagate to pytest's caplog
+    logging.getLogger("lightning.pytorch").addHandler(handler)
+    try:
+        model = zoo.create_model("resnet34", pretrained=str(tmp_path / "resnet34-custom.pth")).eval()
+    finally:
+        logging.getLogger("lightning.pytorch").removeHandler(handler)
+    assert any("converted 218 tensors from torchvision" in r.getMessage() for r in reports)
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         assert (model(x) - reference(x)).abs().max() <= 1e-5

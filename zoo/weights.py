@@ -120,9 +120,13 @@ def get_weights(model_name: str, tag: str | bool | None = None) -> Weights:
 
 # -- getting and converting -----------------------------------------------------------------------
 def fetch_weights(weights: Weights) -> Path:
-    """The local file of ``weights``: the zoo cache (``$ZOO_CACHE/<source>/<file>``), else a verified download."""
-    from zoo.hub import _download, cache_dir
+    """The local file of ``weights``, verified: torchvision's own cache (``$TORCH_HOME/hub/checkpoints``)
+    if it holds the file already, else the zoo cache (``$ZOO_CACHE/<source>/<file>``), else a download."""
+    from zoo.hub import _download, cache_dir, sha256_of
 
+    torch_hub = Path(torch.hub.get_dir()) / "checkpoints" / weights.filename
+    if weights.source == "torchvision" and torch_hub.is_file() and sha256_of(torch_hub).startswith(weights.sha256):
+        return torch_hub  # downloaded before by torchvision itself: no second copy
     target = cache_dir() / weights.source / weights.filename
     try:
         return _download(weights.url, target, weights.sha256, hash_prefix=True)
