@@ -11,7 +11,7 @@ import torchvision
 
 import zoo
 from tests.test_hub import served  # noqa: F401 (the loopback HTTP server fixture)
-from zoo.hub import sha256_of
+from zoo.hub import _download, sha256_of
 from zoo.weights import _WEIGHTS, get_weights, list_weights
 
 
@@ -109,6 +109,8 @@ def test_a_wrong_hash_is_refused_and_leaves_nothing(resnet18_site, tmp_path: Pat
     monkeypatch.setitem(_WEIGHTS["resnet18"], bad.tag, bad)
     with pytest.raises(zoo.UserError, match="SHA-256 mismatch"):
         zoo.create_model("resnet18", pretrained=True)
+    with pytest.raises(ValueError, match="at least 8 hex digits"):  # a short prefix would verify nothing
+        _download(bad.url, tmp_path / "x.pth", "00", hash_prefix=True)
     assert not [p for p in (tmp_path / "cache").rglob("*") if p.is_file()], "a bad download is not kept"
 
 
@@ -129,6 +131,12 @@ def test_a_torchvision_state_dict_file(tmp_path: Path) -> None:
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         assert (model(x) - reference(x)).abs().max() <= 1e-5
+    assert model.data_card["weights"] == f"torchvision:{tmp_path / 'resnet34-custom.pth'}"
+    torch.save(torchvision.models.resnet34(weights=None, num_classes=10).state_dict(), tmp_path / "ten.pth")
+    with pytest.raises(zoo.UserError, match=r"head\.2\.weight \(10, 512\).*num_classes"):
+        zoo.create_model("resnet34", pretrained=str(tmp_path / "ten.pth"))  # a user's 10-class file: say so
+    ten = zoo.create_model("resnet34", pretrained=str(tmp_path / "ten.pth"), num_classes=10)
+    assert ten.net.head[2].out_features == 10 and "classes" not in ten.data_card  # not ImageNet's names
     torch.save(torchvision.models.resnet18(weights=None).state_dict(), tmp_path / "resnet18.pth")
     with pytest.raises(zoo.UserError, match="missing"):  # a ResNet-18 file is not a ResNet-34
         zoo.create_model("resnet34", pretrained=str(tmp_path / "resnet18.pth"))

@@ -144,7 +144,7 @@ def _converter(weights: Weights) -> Callable[[dict[str, torch.Tensor]], dict[str
     return function
 
 
-def _card(weights: Weights) -> dict[str, Any]:
+def _card(weights: Weights, origin: str) -> dict[str, Any]:
     """The data card of a model loaded from ``weights``: what its outputs mean, how inputs are prepared."""
     prep = weights.preprocessing
     return {
@@ -157,7 +157,7 @@ def _card(weights: Weights) -> dict[str, Any]:
         "interpolation": prep["interpolation"],
         "mean": list(prep["mean"]),
         "std": list(prep["std"]),
-        "weights": f"{weights.source}:{weights.tag}",
+        "weights": f"{weights.source}:{origin}",  # a tag, or the file the tensors came from
     }
 
 
@@ -171,12 +171,16 @@ def _load_state(model_name: str, state: dict[str, torch.Tensor], weights: Weight
     converted = _converter(weights)(state)
     model = create_model(model_name, **overrides)
     mismatched = load_converted(model.net, converted)
+    if mismatched and "num_classes" not in overrides:  # e.g. a user's own 10-class torchvision file
+        shapes = ", ".join(f"{k} {tuple(converted[k].shape)}" for k in mismatched)
+        raise UserError(f"{origin} does not fit {model_name} ({shapes}): pass the matching num_classes=...")
     rank_zero_info(f"{model_name}: converted {len(converted)} tensors from {weights.source} ({origin})")
-    model.data_card = _card(weights)
+    model.data_card = _card(weights, origin)
     # what the image datamodule reads to prepare training data as the weights were trained
     model.preprocessing = {k: weights.preprocessing[k] for k in ("crop_size", "resize_size", "mean", "std")}
-    if mismatched:  # a new head (num_classes=...): its outputs are no longer the weights' categories
+    if mismatched:  # a new head (num_classes=...)
         warnings.warn(f"re-initialised {len(mismatched)} tensor(s) whose shape changed: {mismatched}", stacklevel=3)
+    if getattr(model, "num_classes", None) != len(weights.categories):  # the outputs are not those categories
         model.data_card.pop("classes")
     return model
 
