@@ -8,6 +8,9 @@ Sources ``zoo.load_pretrained`` accepts besides local paths:
 - ``hf://org/repo`` or ``hf://org/repo@revision`` — the same two files in a Hub model repository,
   through ``huggingface_hub`` (its cache, ``HF_HUB_OFFLINE`` and tokens apply).
 
+Official weights in their source's own format (:mod:`zoo.weights`) come through :func:`_download` too,
+verified against the hash prefix the source publishes in the file name (torchvision's ``-11ad3fa6.pth``).
+
 Integrity: ``config.yaml`` records the SHA-256 of ``model.safetensors`` (``weights_sha256``); every
 download is checked against it and against a pinned hash, and a mismatch is an error that removes
 nothing but the bad download. Files land in ``$ZOO_CACHE`` (default ``~/.cache/zoo``) by atomic
