@@ -1,8 +1,9 @@
-"""``python -m zoo``: the registry as a table.
+"""``python -m zoo``: the registry as a table, and one model's card with its weights.
 
     python -m zoo                 # print the Markdown table of every registered model
     python -m zoo --readme        # rewrite the table in README.md (between the models markers)
     python -m zoo --modality image
+    python -m zoo info resnet50   # the card of one model and its official weights
 """
 
 from __future__ import annotations
@@ -21,16 +22,38 @@ def _params(n: int) -> str:
 
 
 def model_table(modality: str | None = None) -> str:
-    """Markdown table of the registry: name, modality, task, parameters, reference, recipe."""
-    rows = ["| model | modality | task | parameters | reference | recipe |", "|---|---|---|---:|---|---|"]
+    """Markdown table of the registry: name, modality, task, parameters, reference, recipe, weights."""
+    rows = [
+        "| model | modality | task | parameters | reference | recipe | weights |",
+        "|---|---|---|---:|---|---|---|",
+    ]
     for name in zoo.list_models(modality=modality):
         info = zoo.model_info(name)
         ref = info["reference"] + (f" (= `{info['reference_model']}`)" if info["reference_model"] else "")
+        weights = ", ".join(f"`{w.tag}`" for w in zoo.list_weights(name)) or "-"  # the default first
         rows.append(
             f"| `{name}` | {info['modality']} | {info['task']} | {_params(info['params'])} | {ref} | "
-            f"[{Path(info['config']).name}]({info['config']}) |"
+            f"[{Path(info['config']).name}]({info['config']}) | {weights} |"
         )
     return "\n".join(rows)
+
+
+def model_report(name: str) -> str:
+    """The card of ``name`` and each of its official weights (source, file, hash, licence, metrics)."""
+    info = zoo.model_info(name)
+    lines = [f"{name}"] + [f"  {key}: {value}" for key, value in info.items() if key != "name"]
+    entries = zoo.list_weights(name)
+    lines.append(f"  weights: {'none' if not entries else ''}".rstrip())
+    for i, w in enumerate(entries):
+        metrics = ", ".join(f"{k} {v}" for k, v in w.metrics.items())
+        lines += [
+            f"    {w.tag}{' (default)' if i == 0 else ''}: {metrics} ({w.source}), {w.num_params:,} parameters",
+            f"      url: {w.url} (sha256 {w.sha256}...)",
+            f"      license: {w.license}",
+            f"      preprocessing: {dict(w.preprocessing)}",
+            f"      categories: {len(w.categories)} ({', '.join(w.categories[:3])}, ...)",
+        ]
+    return "\n".join(lines)
 
 
 def readme_with_table(readme: str) -> str:
@@ -46,8 +69,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m zoo", description=__doc__.splitlines()[0])
     parser.add_argument("--readme", action="store_true", help="rewrite the model table in README.md")
     parser.add_argument("--modality", choices=["tabular", "image", "text", "audio", "timeseries"])
+    commands = parser.add_subparsers(dest="command")
+    commands.add_parser("list", help="the model table (the default)")
+    commands.add_parser("info", help="one model's card and its weights").add_argument("name")
     args = parser.parse_args()
-    if args.readme:
+    if args.command == "info":
+        try:
+            print(model_report(args.name))
+        except zoo.UserError as err:
+            parser.exit(2, f"error: {err}\n")
+    elif args.readme:
         path = Path(__file__).resolve().parent.parent / "README.md"
         path.write_text(readme_with_table(path.read_text()))
         print(f"updated {path} ({len(zoo.list_models())} models)")

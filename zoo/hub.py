@@ -8,6 +8,9 @@ Sources ``zoo.load_pretrained`` accepts besides local paths:
 - ``hf://org/repo`` or ``hf://org/repo@revision`` — the same two files in a Hub model repository,
   through ``huggingface_hub`` (its cache, ``HF_HUB_OFFLINE`` and tokens apply).
 
+Official weights in their source's own format (:mod:`zoo.weights`) come through :func:`_download` too,
+verified against the hash prefix the source publishes in the file name (torchvision's ``-11ad3fa6.pth``).
+
 Integrity: ``config.yaml`` records the SHA-256 of ``model.safetensors`` (``weights_sha256``); every
 download is checked against it and against a pinned hash, and a mismatch is an error that removes
 nothing but the bad download. Files land in ``$ZOO_CACHE`` (default ``~/.cache/zoo``) by atomic
@@ -47,9 +50,20 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _download(url: str, target: Path, expected_sha256: str | None) -> Path:
-    """``url`` → ``target`` (kept if already there with the right hash), verified, atomically renamed."""
-    if target.is_file() and (expected_sha256 is None or sha256_of(target) == expected_sha256):
+def _download(url: str, target: Path, expected_sha256: str | None, hash_prefix: bool = False) -> Path:
+    """``url`` → ``target`` (kept if already there with the right hash), verified, atomically renamed.
+
+    Args:
+        hash_prefix: ``expected_sha256`` is the first digits of the hash (as torchvision publishes
+            them in its file names, and as ``torch.hub`` checks them).
+    """
+
+    def matches(got: str) -> bool:
+        return got.startswith(expected_sha256) if hash_prefix else got == expected_sha256
+
+    if hash_prefix and (not expected_sha256 or len(expected_sha256) < 8):
+        raise ValueError(f"{url}: a hash prefix needs at least 8 hex digits, got {expected_sha256!r}")
+    if target.is_file() and (expected_sha256 is None or matches(sha256_of(target))):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
@@ -58,7 +72,7 @@ def _download(url: str, target: Path, expected_sha256: str | None) -> Path:
             shutil.copyfileobj(response, out, _CHUNK)
         if expected_sha256 is not None:
             got = sha256_of(Path(tmp))
-            if got != expected_sha256:
+            if not matches(got):
                 raise UserError(f"{url}: SHA-256 mismatch (expected {expected_sha256}, downloaded {got})")
         os.replace(tmp, target)
     except BaseException:

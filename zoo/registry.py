@@ -110,14 +110,23 @@ def register_model(
     return card
 
 
-def list_models(filter: str = "*", *, modality: str | None = None, task: str | None = None) -> list[str]:
-    """Registered names, sorted, matching a shell-style pattern (``"resnet*"``), modality and task."""
+def list_models(
+    filter: str = "*", *, modality: str | None = None, task: str | None = None, pretrained: bool = False
+) -> list[str]:
+    """Registered names, sorted, matching a shell-style pattern (``"resnet*"``), modality and task.
+
+    Args:
+        pretrained: only the models with official weights in :mod:`zoo.weights`.
+    """
+    from zoo.weights import list_weights  # imported late: the weights registry reads this one's cards
+
     return sorted(
         name
         for name, card in _REGISTRY.items()
         if fnmatch.fnmatch(name, filter)
         and (modality is None or card.modality == modality)
         and (task is None or card.task == task)
+        and (not pretrained or list_weights(name))
     )
 
 

@@ -19,11 +19,12 @@ from typing import Unpack
 from torch import Tensor, nn
 
 from datamodules.errors import UserError
+from zoo.convert import rename
 from zoo.registry import register_model
 from zoo.tasks import ImageClassifier, OptimArgs
 from zoo.tasks.classification import ClassificationTask
 
-__all__ = ["AlexNet", "AlexNetNet", "alexnet_feature_size"]
+__all__ = ["AlexNet", "AlexNetNet", "alexnet_feature_size", "torchvision_state"]
 
 
 def alexnet_feature_size(image_size: int) -> int:
@@ -92,6 +93,25 @@ class AlexNet(ImageClassifier):
         super().__init__(num_classes, in_channels, image_size, task, label_smoothing, **optim)
         self.save_hyperparameters()
         self.net = AlexNetNet(self.in_channels, self.num_outputs, self.image_size, hidden, dropout, lrn)
+
+
+# torchvision's AlexNet: the same features (lrn=False); its classifier has no Flatten, so ours is one ahead
+_TORCHVISION_RULES = [
+    (r"features\.(\d+)\.(weight|bias)", r"features.\1.\2"),
+    (r"classifier\.(\d+)\.(weight|bias)", lambda m: f"classifier.{int(m[1]) + 1}.{m[2]}"),
+]
+
+
+def torchvision_state(state: dict[str, Tensor]) -> dict[str, Tensor]:
+    """A ``torchvision.models.alexnet`` state dict → the keys of :class:`AlexNetNet` (``lrn=False``).
+
+    The function is torchvision's when the net pools to 6×6, i.e. built at ``image_size >= 195``
+    (any input size then works, as in torchvision).
+
+    Raises:
+        UserError: naming the keys that are not torchvision AlexNet keys.
+    """
+    return rename(state, _TORCHVISION_RULES)
 
 
 _REF = "Krizhevsky et al. 2012, NeurIPS; one-GPU widths: Krizhevsky 2014, arXiv:1404.5997"

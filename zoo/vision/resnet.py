@@ -24,6 +24,7 @@ from typing import Any, Literal, Unpack
 from torch import Tensor, nn
 
 from datamodules.errors import UserError
+from zoo.convert import rename
 from zoo.layers.cbam import CBAM
 from zoo.layers.dropblock import DropBlock2d, set_drop_prob
 from zoo.layers.residual import AttentionFactory, BasicBlock, Bottleneck, conv_bn
@@ -32,7 +33,7 @@ from zoo.registry import register_model
 from zoo.tasks import ImageClassifier, OptimArgs
 from zoo.tasks.classification import ClassificationTask
 
-__all__ = ["STAGES", "ResNet", "ResNetNet", "attention_factory"]
+__all__ = ["STAGES", "ResNet", "ResNetNet", "attention_factory", "torchvision_state"]
 
 # depth → (block, blocks per stage)
 STAGES: dict[int, tuple[type[BasicBlock | Bottleneck], tuple[int, int, int, int]]] = {
@@ -157,6 +158,27 @@ class ResNet(ImageClassifier):
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
         if self.dropblock > 0:  # the paper's linear ramp of the drop rate, from 0 to its final value
             set_drop_prob(self.net, self.dropblock * min(1.0, self.global_step / max(1, self.total_steps())))
+
+
+# torchvision's ResNet names → ours; its layout is the same (stride on the bottleneck's 3×3, "v1.5")
+_TORCHVISION_RULES = [
+    (r"conv1\.weight", r"stem.0.0.weight"),
+    (r"bn1\.(\w+)", r"stem.0.1.\1"),
+    # layerN.j.convK / bnK → stages.(N-1).j.branch.(K-1).0 / .1
+    (r"layer(\d)\.(\d+)\.conv(\d)\.weight", lambda m: f"stages.{int(m[1]) - 1}.{m[2]}.branch.{int(m[3]) - 1}.0.weight"),
+    (r"layer(\d)\.(\d+)\.bn(\d)\.(\w+)", lambda m: f"stages.{int(m[1]) - 1}.{m[2]}.branch.{int(m[3]) - 1}.1.{m[4]}"),
+    (r"layer(\d)\.(\d+)\.downsample\.(\d)\.(\w+)", lambda m: f"stages.{int(m[1]) - 1}.{m[2]}.shortcut.{m[3]}.{m[4]}"),
+    (r"fc\.(weight|bias)", r"head.2.\1"),
+]
+
+
+def torchvision_state(state: dict[str, Tensor]) -> dict[str, Tensor]:
+    """A ``torchvision.models.resnet{18,34,50,...}`` state dict → the keys of :class:`ResNetNet` (ImageNet stem).
+
+    Raises:
+        UserError: naming the keys that are not torchvision ResNet keys.
+    """
+    return rename(state, _TORCHVISION_RULES)
 
 
 _REF = "He et al. 2016, arXiv:1512.03385"

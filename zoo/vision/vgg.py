@@ -18,11 +18,12 @@ from typing import Literal, Unpack
 from torch import Tensor, nn
 
 from datamodules.errors import UserError
+from zoo.convert import rename
 from zoo.registry import register_model
 from zoo.tasks import ImageClassifier, OptimArgs
 from zoo.tasks.classification import ClassificationTask
 
-__all__ = ["CONFIGS", "VGG", "VGGNet"]
+__all__ = ["CONFIGS", "VGG", "VGGNet", "torchvision_state"]
 
 # depth → convolutions per stage (every stage ends with a 2×2 max-pool); widths 64, 128, 256, 512, 512
 CONFIGS: dict[int, tuple[int, int, int, int, int]] = {
@@ -112,6 +113,24 @@ class VGG(ImageClassifier):
         self.net = VGGNet(
             depth, self.in_channels, self.num_outputs, self.image_size, batch_norm, width, hidden, dropout
         )
+
+
+# torchvision's VGG: the same features (conv, [BN], ReLU, ..., max-pool); its classifier has no Flatten
+_TORCHVISION_RULES = [
+    (r"features\.(\d+)\.(\w+)", r"features.\1.\2"),
+    (r"classifier\.(\d+)\.(weight|bias)", lambda m: f"classifier.{int(m[1]) + 1}.{m[2]}"),
+]
+
+
+def torchvision_state(state: dict[str, Tensor]) -> dict[str, Tensor]:
+    """A ``torchvision.models.vgg{11,13,16,19}[_bn]`` state dict → the keys of :class:`VGGNet`.
+
+    The function is torchvision's when the net pools to 7×7, i.e. built at ``image_size >= 224``.
+
+    Raises:
+        UserError: naming the keys that are not torchvision VGG keys.
+    """
+    return rename(state, _TORCHVISION_RULES)
 
 
 _REF = "Simonyan & Zisserman 2015, arXiv:1409.1556"

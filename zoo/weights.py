@@ -1,0 +1,266 @@
+"""The weights registry: each model's named official weights, in the manner of torchvision's ``Weights`` enums.
+
+::
+
+    zoo.list_weights("resnet50")                # [Weights(tag="IMAGENET1K_V1", ...), Weights(tag="IMAGENET1K_V2", ...)]
+    zoo.get_weights("resnet50").metrics         # the default entry: {"acc@1": 80.858, "acc@5": 95.434}
+    zoo.create_model("resnet50", pretrained=True)             # the default weights
+    zoo.create_model("resnet50", pretrained="IMAGENET1K_V1")  # a named entry
+
+An entry says where the source publishes the file, how to verify it, what it is allowed for, what
+the outputs mean (categories), how inputs must be prepared (preprocessing) and how well it does by
+the source's own account (metrics, cited). The file is in the source's own format; the entry's
+``converter`` (``"module:function"``, see :mod:`zoo.convert`) maps it onto the zoo's architecture.
+
+The torchvision entries are read from torchvision's own enums at import time: ``import zoo``
+imports ``torchvision`` already (its ``__init__`` imports ``torchvision.models``), and the enums'
+metadata are module-level constants, so this costs nothing and cannot drift from the source.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from lightning.pytorch import LightningModule
+
+from datamodules.errors import UserError
+from zoo.registry import get_card
+
+__all__ = [
+    "Weights",
+    "register_weights",
+    "list_weights",
+    "get_weights",
+    "fetch_weights",
+    "load_weights",
+    "load_torchvision_file",
+]
+
+
+@dataclass(frozen=True)
+class Weights:
+    """One set of published weights.
+
+    Args:
+        tag: the source's name for them, e.g. ``"IMAGENET1K_V2"``.
+        url: where the source publishes the file (or a hub id).
+        sha256: the SHA-256 as the source publishes it. torchvision publishes only the first hex
+            digits, in the file name (``resnet50-11ad3fa6.pth``): that prefix is what is stored and
+            verified, exactly as ``torch.hub.load_state_dict_from_url(check_hash=True)`` does. A full
+            64-digit hash is verified in full.
+        license: the terms the weights come under.
+        categories: the class names of the outputs, in order.
+        preprocessing: ``crop_size``, ``resize_size``, ``interpolation``, ``mean``, ``std`` (what the
+            image datamodule and raw-input prediction apply).
+        metrics: the source's published figures (e.g. ``acc@1``, ``acc@5`` on ImageNet-1k val).
+        num_params: the parameter count the source states.
+        source: who publishes the weights and the figures (``"torchvision"``).
+        converter: ``"module:function"`` mapping the source's state dict onto ``model.net``.
+        recipe: the source's page on how they were trained.
+    """
+
+    tag: str
+    url: str
+    sha256: str
+    license: str
+    categories: tuple[str, ...]
+    preprocessing: Mapping[str, Any]
+    metrics: Mapping[str, float]
+    num_params: int
+    source: str
+    converter: str
+    recipe: str = ""
+
+    @property
+    def filename(self) -> str:
+        return Path(self.url).name
+
+
+_WEIGHTS: dict[str, dict[str, Weights]] = {}  # model name → tag → entry, in registration order
+_DEFAULT: dict[str, str] = {}
+
+
+def register_weights(model_name: str, weights: Weights, default: bool = False) -> Weights:
+    """Add ``weights`` to ``model_name``'s entries (the first one registered is the default unless one says so)."""
+    entries = _WEIGHTS.setdefault(model_name, {})
+    if weights.tag in entries:
+        raise ValueError(f"weights {model_name}.{weights.tag} are already registered")
+    entries[weights.tag] = weights
+    if default or model_name not in _DEFAULT:
+        _DEFAULT[model_name] = weights.tag
+    return weights
+
+
+def list_weights(model_name: str) -> list[Weights]:
+    """The weights registered for ``model_name``, default first (empty when it has none)."""
+    entries = _WEIGHTS.get(model_name, {})
+    default = _DEFAULT.get(model_name)
+    return sorted(entries.values(), key=lambda w: w.tag != default)
+
+
+def get_weights(model_name: str, tag: str | bool | None = None) -> Weights:
+    """The entry ``tag`` of ``model_name``; ``None`` or ``True``: the default one."""
+    entries = _WEIGHTS.get(model_name)
+    if not entries:
+        with_weights = ", ".join(sorted(_WEIGHTS))
+        raise UserError(f"{model_name!r} has no registered weights; models with weights: {with_weights}")
+    if tag is None or tag is True:
+        return entries[_DEFAULT[model_name]]
+    if not isinstance(tag, str) or tag not in entries:
+        raise UserError(f"{model_name} has no weights {tag!r}; it has {', '.join(entries)}")
+    return entries[tag]
+
+
+# -- getting and converting -----------------------------------------------------------------------
+def fetch_weights(weights: Weights) -> Path:
+    """The local file of ``weights``, verified: torchvision's own cache (``$TORCH_HOME/hub/checkpoints``)
+    if it holds the file already, else the zoo cache (``$ZOO_CACHE/<source>/<file>``), else a download."""
+    from zoo.hub import _download, cache_dir, sha256_of
+
+    torch_hub = Path(torch.hub.get_dir()) / "checkpoints" / weights.filename
+    if weights.source == "torchvision" and torch_hub.is_file() and sha256_of(torch_hub).startswith(weights.sha256):
+        return torch_hub  # downloaded before by torchvision itself: no second copy
+    target = cache_dir() / weights.source / weights.filename
+    try:
+        return _download(weights.url, target, weights.sha256, hash_prefix=True)
+    except OSError as err:  # offline, or the URL is gone: say where the file can be put by hand
+        raise UserError(
+            f"cannot download {weights.url} ({err}); with no network, place that file at {target}"
+        ) from None
+
+
+def _converter(weights: Weights) -> Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]]:
+    module, _, name = weights.converter.partition(":")
+    function = getattr(importlib.import_module(module), name, None)
+    if function is None:
+        raise UserError(f"no converter yet for {weights.source} weights: {weights.converter} does not exist")
+    return function
+
+
+def _card(weights: Weights, origin: str) -> dict[str, Any]:
+    """The data card of a model loaded from ``weights``: what its outputs mean, how inputs are prepared."""
+    prep = weights.preprocessing
+    return {
+        "modality": "image",
+        "task": "multiclass",
+        "classes": list(weights.categories),
+        "in_channels": len(prep["mean"]),
+        "image_size": prep["crop_size"],
+        "resize_size": prep["resize_size"],
+        "interpolation": prep["interpolation"],
+        "mean": list(prep["mean"]),
+        "std": list(prep["std"]),
+        "weights": f"{weights.source}:{origin}",  # a tag, or the file the tensors came from
+    }
+
+
+def _load_state(model_name: str, state: dict[str, torch.Tensor], weights: Weights, origin: str,
+                **overrides: Any) -> LightningModule:  # fmt: skip
+    from lightning.pytorch.utilities import rank_zero_info
+
+    from zoo.convert import load_converted
+    from zoo.registry import create_model
+
+    converted = _converter(weights)(state)
+    model = create_model(model_name, **overrides)
+    mismatched = load_converted(model.net, converted)
+    if mismatched and "num_classes" not in overrides:  # e.g. a user's own 10-class torchvision file
+        shapes = ", ".join(f"{k} {tuple(converted[k].shape)}" for k in mismatched)
+        raise UserError(f"{origin} does not fit {model_name} ({shapes}): pass the matching num_classes=...")
+    rank_zero_info(f"{model_name}: converted {len(converted)} tensors from {weights.source} ({origin})")
+    model.data_card = _card(weights, origin)
+    # what the image datamodule reads to prepare training data as the weights were trained
+    model.preprocessing = {k: weights.preprocessing[k] for k in ("crop_size", "resize_size", "mean", "std")}
+    if mismatched:  # a new head (num_classes=...)
+        warnings.warn(f"re-initialised {len(mismatched)} tensor(s) whose shape changed: {mismatched}", stacklevel=3)
+    if getattr(model, "num_classes", None) != len(weights.categories):  # the outputs are not those categories
+        model.data_card.pop("classes")
+    return model
+
+
+def load_weights(model_name: str, weights: Weights, **overrides: Any) -> LightningModule:
+    """``create_model(model_name, **overrides)`` with ``weights`` fetched, verified and converted into ``net``."""
+    _converter(weights)  # before a download of hundreds of MB: is there a converter at all?
+    path = fetch_weights(weights)
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    return _load_state(model_name, state, weights, weights.tag, **overrides)
+
+
+def load_torchvision_file(model_name: str, path: str | Path, **overrides: Any) -> LightningModule | None:
+    """A model from a local torchvision-format state dict file (``torch.save(model.state_dict())``).
+
+    Returns ``None`` when the file is not a flat dict of tensors (then it is no torchvision file).
+    Its categories and preprocessing are taken from the model's default weights entry.
+    """
+    from zoo.convert import is_flat_state
+
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if not is_flat_state(state):
+        return None
+    return _load_state(model_name, state, get_weights(model_name), str(path), **overrides)
+
+
+# -- the torchvision entries -----------------------------------------------------------------------
+# zoo preset → (torchvision enum, tags whose architecture is the preset's; the first is torchvision's DEFAULT
+# or the one that fits). ViT-B/16's SWAG_E2E_V1 is left out: it is trained at 384 px (577 positions).
+_TORCHVISION: dict[str, tuple[str, tuple[str, ...]]] = {
+    "alexnet": ("AlexNet_Weights", ("IMAGENET1K_V1",)),
+    "vgg11": ("VGG11_Weights", ("IMAGENET1K_V1",)),
+    "vgg11_bn": ("VGG11_BN_Weights", ("IMAGENET1K_V1",)),
+    "vgg16": ("VGG16_Weights", ("IMAGENET1K_V1",)),  # IMAGENET1K_FEATURES has no classifier: not listed
+    "vgg16_bn": ("VGG16_BN_Weights", ("IMAGENET1K_V1",)),
+    "resnet18": ("ResNet18_Weights", ("IMAGENET1K_V1",)),
+    "resnet34": ("ResNet34_Weights", ("IMAGENET1K_V1",)),
+    "resnet50": ("ResNet50_Weights", ("IMAGENET1K_V2", "IMAGENET1K_V1")),
+    "densenet121": ("DenseNet121_Weights", ("IMAGENET1K_V1",)),
+    "mobilenet_v2": ("MobileNet_V2_Weights", ("IMAGENET1K_V2", "IMAGENET1K_V1")),
+    "efficientnet_b0": ("EfficientNet_B0_Weights", ("IMAGENET1K_V1",)),
+    "efficientnet_b1": ("EfficientNet_B1_Weights", ("IMAGENET1K_V2", "IMAGENET1K_V1")),
+    "efficientnet_b2": ("EfficientNet_B2_Weights", ("IMAGENET1K_V1",)),
+    "efficientnet_b3": ("EfficientNet_B3_Weights", ("IMAGENET1K_V1",)),
+    "vit_b16": ("ViT_B_16_Weights", ("IMAGENET1K_V1", "IMAGENET1K_SWAG_LINEAR_V1")),
+}
+_TORCHVISION_LICENSE = "BSD-3-Clause (torchvision); trained on ImageNet-1k, whose terms of access apply"
+
+
+def _from_torchvision(model_name: str, entry: Any) -> Weights:
+    meta, transform = entry.meta, entry.transforms()
+    metrics = next(iter(meta["_metrics"].values()))  # {"acc@1": ..., "acc@5": ...} on ImageNet-1K val
+    return Weights(
+        tag=entry.name,
+        url=entry.url,
+        sha256=re.search(r"-([a-f0-9]+)\.", Path(entry.url).name)[1],  # torch.hub's HASH_REGEX
+        license=meta.get("license", _TORCHVISION_LICENSE),
+        categories=tuple(meta["categories"]),
+        preprocessing={
+            "crop_size": transform.crop_size[0],
+            "resize_size": transform.resize_size[0],
+            "interpolation": transform.interpolation.value,
+            "mean": tuple(transform.mean),
+            "std": tuple(transform.std),
+        },
+        metrics=dict(metrics),
+        num_params=meta["num_params"],
+        source="torchvision",
+        converter=f"{get_card(model_name).cls.__module__}:torchvision_state",  # the family file's converter
+        recipe=meta.get("recipe", ""),
+    )
+
+
+def _register_torchvision() -> None:
+    import torchvision.models as tvm
+
+    for model_name, (enum_name, tags) in _TORCHVISION.items():
+        enum = getattr(tvm, enum_name)
+        for tag in tags:
+            register_weights(model_name, _from_torchvision(model_name, enum[tag]))
+
+
+_register_torchvision()
