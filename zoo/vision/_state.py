@@ -4,7 +4,8 @@ Each converter infers the architecture from the source's shapes, builds the zoo 
 ``meta`` device (no memory, no initialisation cost) and walks *its* state dict: every zoo key
 names the source key it comes from (and, when the layout differs, how to reshape it). Walking
 the zoo side gives both error directions in the source's own names: a source key that nothing
-asks for is unexpected, an asked-for key that the source lacks is missing.
+asks for is unexpected, an asked-for key that the source lacks is missing (BatchNorm's
+``num_batches_tracked`` excepted: files older than PyTorch 0.4 have none).
 """
 
 from __future__ import annotations
@@ -56,6 +57,11 @@ def convert_state(
     for key, target in net.state_dict().items():
         source = source_of(key)
         name, reshape = (source, None) if isinstance(source, str) else source
+        if name not in state and key.endswith("num_batches_tracked"):
+            # files saved before PyTorch 0.4 (torchvision's DenseNets) have no BatchNorm step counts;
+            # PyTorch itself loads them as 0, and eval mode never reads them
+            out[key] = torch.zeros((), dtype=torch.long)
+            continue
         if name not in state:
             if name not in missing:  # one source key can feed several zoo keys (q, k, v)
                 missing.append(name)

@@ -113,7 +113,9 @@ class DenseNet(ImageClassifier):
 
 # torchvision's published DenseNet files predate its current names: ``denselayer1.norm.1.weight`` is
 # ``denselayer1.norm1.weight`` (torchvision renames them with this pattern when it loads them)
-_OLD_KEY = re.compile(r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var))$")
+_OLD_KEY = re.compile(
+    r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var|num_batches_tracked))$"
+)
 # the zoo's DenseLayer is one Sequential: BN(0) ReLU(1) Conv1×1(2) BN(3) ReLU(4) Conv3×3(5) Dropout(6)
 _LAYER = {"0": "norm1", "2": "conv1", "3": "norm2", "5": "conv2"}
 _TRANSITION = {"0": "norm", "2": "conv"}  # BN(0) ReLU(1) Conv1×1(2) AvgPool(3)
