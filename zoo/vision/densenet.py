@@ -13,6 +13,7 @@ block and adds ``growth_rate`` channels) separated by transitions that compress 
 
 from __future__ import annotations
 
+import re
 from typing import Literal, Unpack
 
 import torch.nn.functional as F
@@ -22,8 +23,9 @@ from zoo.layers.dense import DenseBlock, Transition
 from zoo.registry import register_model
 from zoo.tasks import ImageClassifier, OptimArgs
 from zoo.tasks.classification import ClassificationTask
+from zoo.vision._state import Source, build_meta, convert_state, source_shape
 
-__all__ = ["DenseNet", "DenseNetNet"]
+__all__ = ["DenseNet", "DenseNetNet", "torchvision_state"]
 
 
 class DenseNetNet(nn.Module):
@@ -107,6 +109,58 @@ class DenseNet(ImageClassifier):
             self.in_channels, self.num_outputs, tuple(blocks), growth_rate, stem, stem_channels, bn_size,
             compression, dropout,
         )  # fmt: skip
+
+
+# torchvision's published DenseNet files predate its current names: ``denselayer1.norm.1.weight`` is
+# ``denselayer1.norm1.weight`` (torchvision renames them with this pattern when it loads them)
+_OLD_KEY = re.compile(
+    r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var|num_batches_tracked))$"
+)
+# the zoo's DenseLayer is one Sequential: BN(0) ReLU(1) Conv1×1(2) BN(3) ReLU(4) Conv3×3(5) Dropout(6)
+_LAYER = {"0": "norm1", "2": "conv1", "3": "norm2", "5": "conv2"}
+_TRANSITION = {"0": "norm", "2": "conv"}  # BN(0) ReLU(1) Conv1×1(2) AvgPool(3)
+
+
+def torchvision_state(state: dict[str, Tensor]) -> dict[str, Tensor]:
+    """A torchvision DenseNet's state dict (either key spelling) as :class:`DenseNetNet`'s.
+
+    The blocks, growth rate, bottleneck width, stem width and classes are read from the shapes, so
+    ``densenet121/161/169/201`` all convert; a state that does not fit raises a ``UserError``
+    naming the missing and unexpected keys.
+
+    Args:
+        state: ``torchvision.models.densenet121().state_dict()`` or a published checkpoint.
+    """
+    state = {_OLD_KEY.sub(r"\1\2", k): v for k, v in state.items()}
+    stem = source_shape(state, "features.conv0.weight", "DenseNet")
+    growth, width = source_shape(state, "features.denseblock1.denselayer1.conv2.weight", "DenseNet")[:2]
+    transition = source_shape(state, "features.transition1.conv.weight", "DenseNet")
+    blocks: dict[int, int] = {}
+    for key in state:
+        if m := re.match(r"features\.denseblock(\d+)\.denselayer(\d+)\.", key):
+            blocks[int(m[1])] = max(blocks.get(int(m[1]), 0), int(m[2]))
+    net = build_meta(lambda: DenseNetNet(
+        stem[1], source_shape(state, "classifier.weight", "DenseNet")[0], tuple(blocks[b] for b in sorted(blocks)),
+        growth, "imagenet", stem[0], width // growth, transition[0] / transition[1],
+    ))  # fmt: skip
+    last = 2 * len(blocks) - 1  # zoo features: block, transition, block, ..., block, final BN
+
+    def source_of(key: str) -> Source:
+        if key.startswith("stem."):
+            return key.replace("stem.0.", "features.conv0.").replace("stem.1.", "features.norm0.")
+        if not key.startswith("features."):
+            return key  # classifier.*
+        index, rest = key.removeprefix("features.").split(".", 1)
+        i = int(index)
+        if i == last:
+            return f"features.norm5.{rest}"
+        if i % 2:  # odd positions are the transitions
+            module, param = rest.split(".", 1)
+            return f"features.transition{(i + 1) // 2}.{_TRANSITION[module]}.{param}"
+        _, layer, _, module, param = rest.split(".", 4)  # layers.<l>.layers.<m>.<param>
+        return f"features.denseblock{i // 2 + 1}.denselayer{int(layer) + 1}.{_LAYER[module]}.{param}"
+
+    return convert_state(state, net, source_of, "DenseNet")
 
 
 _REF = "Huang et al. 2017, arXiv:1608.06993"

@@ -22,8 +22,9 @@ from zoo.layers.conv import DepthwiseSeparable, InvertedResidual, conv_bn_act, m
 from zoo.registry import register_model
 from zoo.tasks import ImageClassifier, OptimArgs
 from zoo.tasks.classification import ClassificationTask
+from zoo.vision._state import Source, build_meta, convert_state, source_shape
 
-__all__ = ["MobileNet", "MobileNetV1Net", "MobileNetV2Net"]
+__all__ = ["MobileNet", "MobileNetV1Net", "MobileNetV2Net", "torchvision_state"]
 
 # v1: (output channels, stride) of the 13 depthwise-separable blocks
 V1_BLOCKS = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), *[(512, 1)] * 5, (1024, 2), (1024, 1))
@@ -114,6 +115,33 @@ class MobileNet(ImageClassifier):
             raise UserError(f"MobileNet version must be 1 or 2, got {version}")
         net = MobileNetV1Net if version == 1 else MobileNetV2Net
         self.net = net(self.in_channels, self.num_outputs, width_mult, stem, dropout)
+
+
+def torchvision_state(state: dict[str, Tensor]) -> dict[str, Tensor]:
+    """A torchvision ``mobilenet_v2`` state dict as :class:`MobileNetV2Net`'s.
+
+    The width multiplier (stem width / 32) and the classes are read from the shapes; a state that
+    does not fit raises a ``UserError`` naming the missing and unexpected keys.
+
+    Args:
+        state: ``torchvision.models.mobilenet_v2().state_dict()`` or a published checkpoint.
+    """
+    stem = source_shape(state, "features.0.0.weight", "MobileNetV2")
+    classes = source_shape(state, "classifier.1.weight", "MobileNetV2")[0]
+    net = build_meta(lambda: MobileNetV2Net(stem[1], classes, stem[0] / 32))
+
+    def source_of(key: str) -> Source:
+        parts = key.split(".")  # features.<i>.block.<j>.<param...>
+        if len(parts) < 4 or parts[2] != "block":
+            return key  # the stem, the last 1×1 convolution and the classifier have torchvision's names
+        i, j = int(parts[1]), int(parts[3])
+        project = len(net.features[i].block) - 1
+        if j < project:  # expansion and depthwise Conv-BN-ReLU6: torchvision's conv.<j> is the same Sequential
+            return ".".join(["features", parts[1], "conv", *parts[3:]])
+        # the zoo's projection is one Conv-BN Sequential; torchvision's are two entries, conv.<j> and conv.<j+1>
+        return ".".join(["features", parts[1], "conv", str(j + int(parts[4])), *parts[5:]])
+
+    return convert_state(state, net, source_of, "MobileNetV2")
 
 
 _V1, _V2 = "Howard et al. 2017, arXiv:1704.04861", "Sandler et al. 2018, arXiv:1801.04381"

@@ -23,8 +23,9 @@ from zoo.layers.transformer import TransformerBlock
 from zoo.registry import register_model
 from zoo.tasks import ImageClassifier, OptimArgs
 from zoo.tasks.classification import ClassificationTask
+from zoo.vision._state import Source, build_meta, convert_state, source_shape
 
-__all__ = ["PatchEmbedding", "ViT", "ViTNet"]
+__all__ = ["PatchEmbedding", "ViT", "ViTNet", "torchvision_state"]
 
 
 class PatchEmbedding(nn.Module):
@@ -130,6 +131,55 @@ class ViT(ImageClassifier):
             self.in_channels, self.num_outputs, self.image_size, patch_size, dim, depth, num_heads, mlp_ratio,
             dropout, attn_dropout,
         )  # fmt: skip
+
+
+# heads are not in the shapes: torchvision's ViT widths and their head counts (B, L, H)
+_TORCHVISION_HEADS = {768: 12, 1024: 16, 1280: 16}
+_QKV = {"q": 0, "k": 1, "v": 2}  # thirds of nn.MultiheadAttention's packed in_proj_{weight,bias}
+_BLOCK = {"norm1": "ln_1", "norm2": "ln_2", "attn.out": "self_attention.out_proj"}
+
+
+def torchvision_state(state: dict[str, Tensor]) -> dict[str, Tensor]:
+    """A torchvision ``vit_b_16`` (``vit_b_32``, ``vit_l_16`` …) state dict as :class:`ViTNet`'s.
+
+    Patch size, width, depth, image size (from the position table) and classes are read from the
+    shapes. torchvision packs the attention's query, key and value projections into one
+    ``in_proj_weight`` (3·dim, dim); the zoo's are three linear layers, so it is split in thirds.
+    A state that does not fit raises a ``UserError`` naming the missing and unexpected keys.
+
+    Args:
+        state: ``torchvision.models.vit_b_16().state_dict()`` or a published checkpoint.
+    """
+    dim, channels, patch, _ = source_shape(state, "conv_proj.weight", "ViT")
+    tokens = source_shape(state, "encoder.pos_embedding", "ViT")[1]  # 1 + (S/p)²
+    hidden = source_shape(state, "encoder.layers.encoder_layer_0.mlp.0.weight", "ViT")[0]
+    classes = source_shape(state, "heads.head.weight", "ViT")[0]
+    depth = len({k.split(".")[2] for k in state if k.startswith("encoder.layers.")})
+    if dim not in _TORCHVISION_HEADS:
+        raise UserError(f"a torchvision ViT {dim} wide is not one of torchvision's ({sorted(_TORCHVISION_HEADS)})")
+    side = round((tokens - 1) ** 0.5) * patch
+    net = build_meta(lambda: ViTNet(channels, classes, side, patch, dim, depth, _TORCHVISION_HEADS[dim], hidden / dim))
+
+    def source_of(key: str) -> Source:
+        fixed = {"cls_token": "class_token", "norm.weight": "encoder.ln.weight", "norm.bias": "encoder.ln.bias",
+                 "head.weight": "heads.head.weight", "head.bias": "heads.head.bias"}  # fmt: skip
+        if key in fixed:
+            return fixed[key]
+        if key.startswith("patches.proj."):
+            return key.replace("patches.proj.", "conv_proj.")
+        if key == "position.table":
+            return "encoder.pos_embedding", lambda t: t.squeeze(0)  # (1, 1 + N, dim) → (1 + N, dim)
+        _, i, rest = key.split(".", 2)  # blocks.<i>.<rest>
+        layer = f"encoder.layers.encoder_layer_{i}"
+        if rest[:7] in ("attn.q.", "attn.k.", "attn.v."):
+            third, param = _QKV[rest[5]], rest[7:]
+            return f"{layer}.self_attention.in_proj_{param}", lambda t: t.chunk(3)[third]
+        module, param = rest.rsplit(".", 1)
+        if module.startswith("mlp."):
+            return f"{layer}.{module}.{param}"  # the same Linear(0)-GELU-Dropout-Linear(3) MLP
+        return f"{layer}.{_BLOCK[module]}.{param}"
+
+    return convert_state(state, net, source_of, "ViT")
 
 
 _REF = "Dosovitskiy et al. 2021, arXiv:2010.11929"
