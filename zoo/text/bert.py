@@ -423,9 +423,11 @@ register_model("bert_tiny_classifier", BertClassifier, dict(**_TINY, **_CLS), mo
                task="classification", reference=_REF, config="configs/text/bert_finetune.yaml", test_overrides=_SMALL)
 # bert-base-uncased (transformers' BertConfig() defaults): post-norm, as published
 _BASE = dict(dim=768, depth=12, num_heads=12, norm_first=False, vocab_size=30522, max_seq_len=512, pad_token_id=0)
-register_model("bert_base_mlm", BertPretraining, _BASE, modality="text", task="masked_lm", reference=_REF,
+_REF_BASE = "Devlin et al. 2019, arXiv:1810.04805 (bert-base-uncased)"
+register_model("bert_base_mlm", BertPretraining, _BASE, modality="text", task="masked_lm", reference=_REF_BASE,
                config="configs/text/bert_pretrain.yaml", reference_model="zoo.text.bert.hf_reference_mlm",
                test_overrides=_SMALL)
 register_model("bert_base_classifier", BertClassifier, dict(**_BASE, pooling="first", num_classes=2, task="multiclass"),
-               modality="text", task="classification", reference=_REF, config="configs/text/bert_finetune.yaml",
-               reference_model="zoo.text.bert.hf_reference_classifier", test_overrides=_SMALL)
+               modality="text", task="classification", reference=_REF_BASE,
+               config="configs/text/bert_finetune.yaml", reference_model="zoo.text.bert.hf_reference_classifier",
+               test_overrides=_SMALL)
