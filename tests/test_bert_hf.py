@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 import torch
 
+import zoo
 from datamodules.errors import UserError
 from datamodules.tokenizers import resolve_pretrained
+from zoo.layers.transformer import PostNormBlock, TransformerBlock
 from zoo.text.bert import BertClassifier, BertPretraining, from_hf_folder, hf_bert_args, hf_bert_state
 from zoo.text.hf import MINILM
 
@@ -147,6 +149,31 @@ def test_from_hf_folder_builds_the_model_of_the_checkpoint(tmp_path: Path) -> No
     with torch.no_grad():
         expected = reference(input_ids=ids, token_type_ids=segments, attention_mask=mask).logits
         assert (model(ids, segments) - expected).abs().max() <= TOL
+
+
+def test_zoo_load_pretrained_reads_a_hugging_face_bert_folder(tmp_path: Path) -> None:
+    reference = randomised(transformers.BertForSequenceClassification(transformers.BertConfig(**SMALL, num_labels=3)))
+    reference.save_pretrained(tmp_path)
+    model = zoo.load_pretrained(tmp_path).eval()
+    assert isinstance(model, BertClassifier) and model.num_classes == 3 and model.hparams.pooling == "first"
+    ids, segments, mask = padded_batch()
+    with torch.no_grad():
+        expected = reference(input_ids=ids, token_type_ids=segments, attention_mask=mask).logits
+        assert (model.net(ids, segments) - expected).abs().max() <= TOL
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "gpt2"}))
+    with pytest.raises(UserError, match="config.yaml"):  # not BERT: not (yet) a format the zoo converts
+        zoo.load_pretrained(tmp_path)
+
+
+def test_default_presets_stay_pre_norm() -> None:
+    tiny = zoo.create_model("bert_tiny_mlm", vocab_size=50, max_seq_len=16)
+    assert all(type(b) is TransformerBlock for b in tiny.net.encoder.blocks)
+    assert "net.encoder.norm.weight" in tiny.state_dict()  # the final LayerNorm of pre-norm stacks
+    post = BertPretraining(dim=32, depth=2, num_heads=4, norm_first=False, vocab_size=50, max_seq_len=16)
+    assert all(isinstance(b, PostNormBlock) for b in post.net.encoder.blocks)
+    assert not any(k.startswith("net.encoder.norm.") for k in post.state_dict())
+    # one block layout, two orders: the same tensor names, so converters and init_from serve both
+    assert {k for k in post.state_dict() if ".blocks." in k} == {k for k in tiny.state_dict() if ".blocks." in k}
 
 
 # --- real weights -----------------------------------------------------------------------------------------

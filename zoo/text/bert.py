@@ -51,6 +51,7 @@ __all__ = [
     "from_hf_folder",
     "hf_bert_args",
     "hf_bert_state",
+    "is_hf_bert_folder",
 ]
 
 log = logging.getLogger(__name__)
@@ -359,6 +360,12 @@ def _read_hf_state(folder: Path) -> dict[str, Tensor]:
     if (folder / "pytorch_model.bin").is_file():
         return torch.load(folder / "pytorch_model.bin", map_location="cpu", weights_only=True)
     raise UserError(f"{folder} has no model.safetensors or pytorch_model.bin")
+
+
+def is_hf_bert_folder(path: str | Path) -> bool:
+    """Whether ``path`` holds a Hugging Face ``config.json`` with ``model_type == "bert"``."""
+    config = Path(path) / "config.json"
+    return config.is_file() and json.loads(config.read_text()).get("model_type") == "bert"
 
 
 def from_hf_folder(path: str | Path, **overrides: Any) -> BertPretraining | BertClassifier:
