@@ -129,6 +129,10 @@ def test_bad_configs_and_state_dicts_are_user_errors() -> None:
         hf_bert_state({**state, "adapter.weight": torch.zeros(1)}, config)
     with pytest.raises(UserError, match=r"encoder\.layer\.1\."):  # a 2-layer checkpoint read as 1 layer
         hf_bert_state(state, {**config, "num_hidden_layers": 1})
+    mlm = transformers.BertForMaskedLM(small_config()).state_dict()
+    mlm["cls.predictions.decoder.weight"] = mlm["cls.predictions.decoder.weight"] + 1.0  # an untied decoder
+    with pytest.raises(UserError, match="tied"):
+        hf_bert_state(mlm, config)
 
 
 def test_tensorflow_era_gamma_beta_names_convert() -> None:
@@ -210,3 +214,16 @@ def test_real_minilm_weights_give_transformers_hidden_states() -> None:
     # HF's additive finfo.min mask against SDPA's boolean one there (≈ 4e-5)
     real = batch["attention_mask"].bool()
     assert (hidden - expected)[real].abs().max() <= TOL
+
+
+@pytest.mark.parametrize(("name", "reference"), [("bert_base_mlm", "BertForMaskedLM"),
+                                                 ("bert_base_classifier", "BertForSequenceClassification")])
+def test_bert_base_presets_take_bert_base_uncased_checkpoints(name: str, reference: str) -> None:
+    config = transformers.BertConfig(num_labels=2)  # the defaults are bert-base-uncased's sizes
+    preset = zoo.get_card(name).preset
+    args = hf_bert_args(config.to_dict())
+    assert {k: preset[k] for k in args if k in preset} == {k: args[k] for k in args if k in preset}
+    with torch.device("meta"):  # shapes and names only: no memory, no initialisation
+        hf_model = getattr(transformers, reference)(config)
+        model = zoo.create_model(name)
+    model.net.load_state_dict(hf_bert_state(hf_model.state_dict(), config.to_dict()), assign=True)  # strict

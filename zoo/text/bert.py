@@ -346,8 +346,10 @@ def hf_bert_state(state: dict[str, Tensor], config: dict[str, Any]) -> dict[str,
     missing = [k for k in expected if k not in names]
     if missing:
         raise UserError(f"the BERT state dict lacks {len(missing)} encoder tensor(s): {missing}")
-    decoder = names.get("cls.predictions.decoder.weight")
-    if decoder is not None and not torch.equal(state[decoder], converted["encoder.tokens.weight"]):
+    decoder, tokens = state.get(names.get("cls.predictions.decoder.weight", "")), converted["encoder.tokens.weight"]
+    # tied in HF's state dict too (one tensor, two names); meta tensors (shapes only) hold no values to compare
+    untied = decoder is not None and decoder is not tokens and decoder.device.type != "meta"
+    if untied and not torch.equal(decoder, tokens):
         raise UserError("cls.predictions.decoder.weight differs from the word embeddings: the zoo's decoder is tied")
     return converted
 
