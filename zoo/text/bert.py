@@ -272,7 +272,8 @@ def hf_bert_args(config: dict[str, Any]) -> dict[str, Any]:
 
     Returns:
         ``dim, depth, num_heads, mlp_ratio, dropout, type_vocab_size, norm_first=False, norm_eps,
-        vocab_size, max_seq_len, pad_token_id``.
+        vocab_size, max_seq_len, pad_token_id``. ``dropout`` is ``hidden_dropout_prob``: the zoo
+        has one rate for embeddings, attention and residuals (BERT's configs set both to 0.1).
     """
     missing = [k for k in _HF_CONFIG_REQUIRED if k not in config]
     if missing:
