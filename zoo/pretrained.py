@@ -173,6 +173,11 @@ def load_pretrained(source: str | Path, weights_only: bool = True, **overrides: 
     else:
         directory = path if path.is_dir() else path.parent
         config_file = directory / CONFIG_NAME
+        if not config_file.is_file() and (directory / "config.json").is_file():  # a Hugging Face model folder
+            from zoo.text.bert import from_hf_folder, is_hf_bert_folder
+
+            if is_hf_bert_folder(directory):
+                return from_hf_folder(directory, **overrides)
         if not config_file.is_file():
             raise UserError(f"no {CONFIG_NAME} in {directory}: not a zoo pretrained directory")
         config = yaml.safe_load(config_file.read_text())

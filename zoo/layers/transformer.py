@@ -25,7 +25,7 @@ def _norm(kind: Norm, dim: int, eps: float) -> nn.Module:
         return nn.RMSNorm(dim, eps=eps)
     raise UserError(f"norm={kind!r} is not one of {Norm.__args__}")
 
-__all__ = ["MLP", "TransformerBlock", "init_normal_"]
+__all__ = ["MLP", "PostNormBlock", "TransformerBlock", "init_normal_"]
 
 
 def init_normal_(module: nn.Module, std: float = 0.02) -> None:
@@ -109,3 +109,20 @@ class TransformerBlock(nn.Module):
                 raise ValueError("this block has cross-attention: pass context= (or context_kv=)")
             x = x + self.drop(self.cross(self.norm_cross(x), context, key_mask=context_mask, kv=context_kv))
         return x + self.mlp(self.norm2(x))
+
+
+class PostNormBlock(TransformerBlock):
+    """The post-norm block of Vaswani et al. 2017 and BERT: ``LN(x + Attn(x))``, then ``LN(x + MLP(x))``.
+
+    Same arguments and parameter names as :class:`TransformerBlock` (``norm1`` follows the
+    attention, ``norm2`` the MLP), so a state dict fits either; self-attention only (encoders).
+    """
+
+    def forward(  # type: ignore[override]
+        self, x: Tensor, key_mask: Tensor | None = None, causal: bool = False, attn_bias: Tensor | None = None
+    ) -> Tensor:
+        """``x (B, T, dim)`` → ``(B, T, dim)``; ``key_mask (B, T)`` is ``True`` at real positions."""
+        if self.cross is not None:
+            raise ValueError("PostNormBlock is an encoder block: build it without cross_attention")
+        x = self.norm1(x + self.drop(self.attn(x, key_mask=key_mask, causal=causal, attn_bias=attn_bias)))
+        return self.norm2(x + self.mlp(x))
