@@ -5,20 +5,30 @@ The convention every converter follows: a module-level function in the family fi
 state dict to the keys of the zoo model's ``net``, so that ``model.net.load_state_dict(converted)``
 loads with ``strict=True`` and equal shapes. The tensors themselves are not changed where the
 architectures agree (a rename is exact by construction); the parity tests prove the function is the
-same. :func:`rename` does the renaming from a list of regular-expression rules and names the source
-keys no rule accounts for; :func:`load_converted` loads the result and names what is missing.
+same. Two ways to write one, whichever reads better for the family:
+
+- :func:`rename`: a list of regular-expression rules over the *source's* keys (the families whose
+  layout is the source's, renamed: ResNet, AlexNet, VGG); it names the source keys no rule accounts for.
+- :func:`convert_state`: walk the *zoo's* keys, each naming the source key it is read from (and, when
+  the layout differs, how to reshape it), on a network built on the meta device (:func:`build_meta`;
+  the architecture read from the source's shapes with :func:`source_shape`): DenseNet, MobileNet,
+  EfficientNet, ViT. Walking the zoo side gives both error directions in the source's own names; a
+  missing BatchNorm ``num_batches_tracked`` is filled with 0 (files older than PyTorch 0.4 have none).
+
+:func:`load_converted` loads a converted state and names what is missing.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
+import torch
 from torch import Tensor, nn
 
 from datamodules.errors import UserError
 
-__all__ = ["rename", "load_converted", "is_flat_state"]
+__all__ = ["Source", "build_meta", "convert_state", "is_flat_state", "load_converted", "rename", "source_shape"]
 
 Rules = Sequence[tuple[str, str | Callable[[re.Match[str]], str]]]
 
@@ -78,3 +88,66 @@ def is_flat_state(obj: object) -> bool:
     if not isinstance(obj, dict) or not obj:
         return False
     return all(isinstance(k, str) and isinstance(v, Tensor) for k, v in obj.items())
+
+
+# a source key, or a source key and the function that turns its tensor into the zoo's
+Source = str | tuple[str, Callable[[Tensor], Tensor]]
+
+
+def build_meta(factory: Callable[[], nn.Module]) -> nn.Module:
+    """``factory()`` on the meta device: the zoo network's keys and shapes without allocating it."""
+    with torch.device("meta"):
+        return factory()
+
+
+def source_shape(state: Mapping[str, Tensor], key: str, family: str) -> torch.Size:
+    """The shape of ``state[key]``; a :class:`UserError` naming the key when the source lacks it.
+
+    The converters read the architecture (widths, classes) from a few such keys before mapping.
+    """
+    if key not in state:
+        raise UserError(f"not a torchvision {family} state dict: it has no {key!r}")
+    return state[key].shape
+
+
+def convert_state(
+    state: Mapping[str, Tensor], net: nn.Module, source_of: Callable[[str], Source], family: str
+) -> dict[str, Tensor]:
+    """Map ``state`` onto ``net``'s keys, or raise a :class:`UserError` naming what does not fit.
+
+    Args:
+        state: the source's state dict (already in its current key spelling).
+        net: the zoo network to fill (usually from :func:`build_meta`; only keys and shapes are read).
+        source_of: zoo key → the source key it is read from (or ``(key, reshape)``).
+        family: named in the error message (``"DenseNet"``).
+    """
+    out: dict[str, Tensor] = {}
+    used: set[str] = set()
+    missing: list[str] = []
+    mismatched: list[str] = []
+    for key, target in net.state_dict().items():
+        source = source_of(key)
+        name, reshape = (source, None) if isinstance(source, str) else source
+        if name not in state and key.endswith("num_batches_tracked"):
+            # files saved before PyTorch 0.4 (torchvision's DenseNets) have no BatchNorm step counts;
+            # PyTorch itself loads them as 0, and eval mode never reads them
+            out[key] = torch.zeros((), dtype=torch.long)
+            continue
+        if name not in state:
+            if name not in missing:  # one source key can feed several zoo keys (q, k, v)
+                missing.append(name)
+            continue
+        used.add(name)
+        value = state[name] if reshape is None else reshape(state[name])
+        if value.shape != target.shape:
+            mismatched.append(f"{name} {tuple(state[name].shape)} (the zoo's {key} is {tuple(target.shape)})")
+        out[key] = value
+    unexpected = [k for k in state if k not in used]
+    if missing or unexpected or mismatched:
+        problems = [
+            f"{what} {_listed(keys)}"
+            for what, keys in (("missing keys", missing), ("unexpected keys", unexpected), ("wrong shapes", mismatched))
+            if keys
+        ]
+        raise UserError(f"the torchvision {family} state dict does not fit the zoo's network: " + "; ".join(problems))
+    return out

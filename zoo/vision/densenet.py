@@ -19,11 +19,11 @@ from typing import Literal, Unpack
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from zoo.convert import Source, build_meta, convert_state, source_shape
 from zoo.layers.dense import DenseBlock, Transition
 from zoo.registry import register_model
 from zoo.tasks import ImageClassifier, OptimArgs
 from zoo.tasks.classification import ClassificationTask
-from zoo.vision._state import Source, build_meta, convert_state, source_shape
 
 __all__ = ["DenseNet", "DenseNetNet", "torchvision_state"]
 

@@ -21,11 +21,11 @@ from typing import Literal, Unpack
 from torch import Tensor, nn
 
 from datamodules.errors import UserError
+from zoo.convert import Source, build_meta, convert_state, source_shape
 from zoo.layers.conv import InvertedResidual, conv_bn_act, make_divisible
 from zoo.registry import register_model
 from zoo.tasks import ImageClassifier, OptimArgs
 from zoo.tasks.classification import ClassificationTask
-from zoo.vision._state import Source, build_meta, convert_state, source_shape
 
 __all__ = ["B0_STAGES", "PHI", "EfficientNet", "EfficientNetNet", "compound_scaling", "torchvision_state"]
 

@@ -18,11 +18,11 @@ from typing import Literal, Unpack
 from torch import Tensor, nn
 
 from datamodules.errors import UserError
+from zoo.convert import Source, build_meta, convert_state, source_shape
 from zoo.layers.conv import DepthwiseSeparable, InvertedResidual, conv_bn_act, make_divisible
 from zoo.registry import register_model
 from zoo.tasks import ImageClassifier, OptimArgs
 from zoo.tasks.classification import ClassificationTask
-from zoo.vision._state import Source, build_meta, convert_state, source_shape
 
 __all__ = ["MobileNet", "MobileNetV1Net", "MobileNetV2Net", "torchvision_state"]
 

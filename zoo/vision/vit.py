@@ -18,12 +18,12 @@ import torch
 from torch import Tensor, nn
 
 from datamodules.errors import UserError
+from zoo.convert import Source, build_meta, convert_state, source_shape
 from zoo.layers.positional import LearnedPositionalEmbedding
 from zoo.layers.transformer import TransformerBlock
 from zoo.registry import register_model
 from zoo.tasks import ImageClassifier, OptimArgs
 from zoo.tasks.classification import ClassificationTask
-from zoo.vision._state import Source, build_meta, convert_state, source_shape
 
 __all__ = ["PatchEmbedding", "ViT", "ViTNet", "torchvision_state"]
 
