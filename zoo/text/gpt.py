@@ -174,6 +174,7 @@ class GPT(CausalLM):
 
         return tokenizer_from_card(self.data_card)
 
+
 # -- Hugging Face GPT-2 weights -------------------------------------------------------------------
 # GPT2Config's defaults (gpt2, 124M), for config.json files that leave them out
 _GPT2_DEFAULTS: dict[str, Any] = {
@@ -192,6 +193,7 @@ def hf_gpt2_args(config: dict[str, Any]) -> dict[str, Any]:
         config: ``GPT2Config.to_dict()`` or the parsed ``config.json``; missing keys take GPT2Config's defaults.
     """
     c = {key: config_value(config, key, _GPT2_DEFAULTS) for key in _GPT2_DEFAULTS}
+    dim, hidden = c["n_embd"], c["n_inner"] or 4 * c["n_embd"]
     unsupported = [
         f"{key}={c[key]!r}"
         for key, ok in [
@@ -199,10 +201,10 @@ def hf_gpt2_args(config: dict[str, Any]) -> dict[str, Any]:
             ("scale_attn_weights", c["scale_attn_weights"]),
             ("scale_attn_by_inverse_layer_idx", not c["scale_attn_by_inverse_layer_idx"]),
             ("tie_word_embeddings", c["tie_word_embeddings"]),
+            ("n_inner", int(dim * (hidden / dim)) == hidden),  # the MLP's width is int(dim · mlp_ratio)
         ]
         if not ok
     ]
-    dim, hidden = c["n_embd"], c["n_inner"] or 4 * c["n_embd"]
     if unsupported:
         raise UserError(f"the zoo's GPT does not reproduce a GPT-2 with {', '.join(unsupported)}")
     return {
