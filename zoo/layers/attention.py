@@ -102,15 +102,23 @@ class MultiHeadAttention(nn.Module):
         dropout: attention-probability dropout (training only).
         context_dim: width of the keys/values source for cross-attention (default ``dim``).
         bias: biases on the projections.
+        scale: factor on the scores ``QKᵀ``; ``None`` is ``1/√head_dim`` (Vaswani et al.), T5 uses ``1.0``
+            (it folds the scaling into its initialisation).
     """
 
     def __init__(
-        self, dim: int, num_heads: int, dropout: float = 0.0, context_dim: int | None = None, bias: bool = True
+        self,
+        dim: int,
+        num_heads: int,
+        dropout: float = 0.0,
+        context_dim: int | None = None,
+        bias: bool = True,
+        scale: float | None = None,
     ) -> None:
         super().__init__()
         if dim % num_heads:
             raise UserError(f"dim={dim} is not divisible by num_heads={num_heads}")
-        self.num_heads, self.head_dim, self.dropout = num_heads, dim // num_heads, dropout
+        self.num_heads, self.head_dim, self.dropout, self.scale = num_heads, dim // num_heads, dropout, scale
         self.q = nn.Linear(dim, dim, bias=bias)
         self.k = nn.Linear(context_dim or dim, dim, bias=bias)
         self.v = nn.Linear(context_dim or dim, dim, bias=bias)
@@ -158,7 +166,8 @@ class MultiHeadAttention(nn.Module):
         t, s = q.shape[-2], k.shape[-2]
         mask, causal = sdpa_mask(t, s, x.device, q.dtype, key_mask, causal, attn_mask, attn_bias)
         y = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0, is_causal=causal
+            q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0, is_causal=causal,
+            scale=self.scale,
         )  # (B, heads, T, head_dim)
         b = y.shape[0]
         return self.out(y.transpose(1, 2).reshape(b, t, -1))

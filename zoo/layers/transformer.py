@@ -3,7 +3,9 @@ T5 and the audio and time-series transformers.
 
 ``x + Attn(LN(x))``, then optionally ``x + CrossAttn(LN(x), context)`` (decoders), then
 ``x + MLP(LN(x))`` with a GELU MLP of ``mlp_ratio × dim`` hidden units. ``norm="rmsnorm"`` uses
-RMSNorm (Zhang & Sennrich 2019, arXiv:1910.07467) as T5 does.
+RMSNorm (Zhang & Sennrich 2019, arXiv:1910.07467) as T5 does. The options that published models
+differ in (GPT-2's tanh-approximated GELU; T5's ReLU, bias-free projections and unscaled attention)
+are arguments whose defaults keep the block above.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from datamodules.errors import UserError
 from zoo.layers.attention import KVCache, MultiHeadAttention
 
 Norm = Literal["layernorm", "rmsnorm"]
+# "gelu_tanh" is GELU's tanh approximation (Hendrycks & Gimpel 2016), Hugging Face's "gelu_new" of GPT-2
+Activation = Literal["gelu", "gelu_tanh", "relu"]
 
 
 def _norm(kind: Norm, dim: int, eps: float) -> nn.Module:
@@ -25,7 +29,17 @@ def _norm(kind: Norm, dim: int, eps: float) -> nn.Module:
         return nn.RMSNorm(dim, eps=eps)
     raise UserError(f"norm={kind!r} is not one of {Norm.__args__}")
 
-__all__ = ["MLP", "PostNormBlock", "TransformerBlock", "init_normal_"]
+
+def _activation(kind: Activation) -> nn.Module:
+    if kind == "gelu":
+        return nn.GELU()
+    if kind == "gelu_tanh":
+        return nn.GELU(approximate="tanh")
+    if kind == "relu":
+        return nn.ReLU()
+    raise UserError(f"activation={kind!r} is not one of {Activation.__args__}")
+
+__all__ = ["MLP", "Activation", "Norm", "PostNormBlock", "TransformerBlock", "init_normal_"]
 
 
 def init_normal_(module: nn.Module, std: float = 0.02) -> None:
@@ -38,11 +52,25 @@ def init_normal_(module: nn.Module, std: float = 0.02) -> None:
 
 
 class MLP(nn.Sequential):
-    """``dim → hidden → dim`` with GELU and dropout (the transformer's feed-forward layer)."""
+    """``dim → hidden → dim`` with GELU (or ``activation``) and dropout (the transformer's feed-forward layer).
 
-    def __init__(self, dim: int, hidden: int, dropout: float = 0.0) -> None:
+    Args:
+        dim: input and output width.
+        hidden: hidden width.
+        dropout: dropout after the activation and after the output projection.
+        activation: ``gelu`` (exact), ``gelu_tanh`` (GPT-2) or ``relu`` (T5).
+        bias: biases on both projections (T5 has none).
+    """
+
+    def __init__(
+        self, dim: int, hidden: int, dropout: float = 0.0, activation: Activation = "gelu", bias: bool = True
+    ) -> None:
         super().__init__(
-            nn.Linear(dim, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, dim), nn.Dropout(dropout)
+            nn.Linear(dim, hidden, bias=bias),
+            _activation(activation),
+            nn.Dropout(dropout),
+            nn.Linear(hidden, dim, bias=bias),
+            nn.Dropout(dropout),
         )
 
 
@@ -59,6 +87,10 @@ class TransformerBlock(nn.Module):
         context_dim: width of that context (default ``dim``).
         norm_eps: normalisation epsilon (1e-6 as in ViT; PyTorch's LayerNorm default is 1e-5).
         norm: ``layernorm`` or ``rmsnorm`` (T5).
+        activation: the MLP's ``gelu`` (exact), ``gelu_tanh`` (GPT-2) or ``relu`` (T5).
+        bias: biases on the attention and MLP projections (T5 has none); norms keep theirs.
+        attn_scale: factor on the attention scores of both attentions; ``None`` is ``1/√head_dim``,
+            T5 uses ``1.0``.
     """
 
     def __init__(
@@ -72,16 +104,21 @@ class TransformerBlock(nn.Module):
         context_dim: int | None = None,
         norm_eps: float = 1e-6,
         norm: Norm = "layernorm",
+        activation: Activation = "gelu",
+        bias: bool = True,
+        attn_scale: float | None = None,
     ) -> None:
         super().__init__()
         self.norm1 = _norm(norm, dim, norm_eps)
-        self.attn = MultiHeadAttention(dim, num_heads, attn_dropout)
+        self.attn = MultiHeadAttention(dim, num_heads, attn_dropout, bias=bias, scale=attn_scale)
         self.cross = None
         if cross_attention:
             self.norm_cross = _norm(norm, dim, norm_eps)
-            self.cross = MultiHeadAttention(dim, num_heads, attn_dropout, context_dim=context_dim)
+            self.cross = MultiHeadAttention(
+                dim, num_heads, attn_dropout, context_dim=context_dim, bias=bias, scale=attn_scale
+            )
         self.norm2 = _norm(norm, dim, norm_eps)
-        self.mlp = MLP(dim, int(dim * mlp_ratio), dropout)
+        self.mlp = MLP(dim, int(dim * mlp_ratio), dropout, activation, bias)
         self.drop = nn.Dropout(dropout)
 
     def forward(
