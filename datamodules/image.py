@@ -315,6 +315,8 @@ class ImageDataModule(ZooDataModule):
         return x.mean(1).tolist(), x.std(1).clamp_min(1e-3).tolist()
 
     def setup(self, stage: str) -> None:
+        if stage == "predict":  # predict reads its files lazily, with the card a checkpoint restored
+            return
         classes, parts = self._read_source()
         native_channels, native_size = self._native_geometry()
         # precedence: this datamodule's own settings, then what the model declares, then the data's own
@@ -326,7 +328,7 @@ class ImageDataModule(ZooDataModule):
             size = self.image_size or getattr(model, "image_size", None) or native_size
             resize = size
         self._geometry = (channels, size, resize)
-        if stage == "predict" or "train" in self.splits:
+        if "train" in self.splits:
             return
         split = self._split_parts(parts)
         for name in ("train", "val", "test"):
