@@ -118,3 +118,106 @@ def test_export_records_its_datamodule(spam_run) -> None:
 
     config = yaml.safe_load((spam_run[1] / "config.yaml").read_text())
     assert config["data"]["datamodule"] == "datamodules.text.TextClassificationDataModule"
+
+
+# -- raw inputs from Python: the same predictions as ``train.py predict`` on the same files ----------
+def _same(raw: list[dict], rows: list[dict[str, str]]) -> None:
+    """``predict_raw`` dicts equal the CSV rows (less their id): same class names, same probabilities."""
+    assert len(raw) == len(rows)
+    for got, row in zip(raw, rows):
+        assert list(got) == [k for k in row if k != "id"]
+        for key, value in got.items():
+            if isinstance(value, str):
+                assert value == row[key]
+            else:
+                assert value == pytest.approx(float(row[key]), abs=1e-5)
+
+
+def test_predict_raw_images_match_the_cli(image_run, tmp_path: Path) -> None:
+    import torch
+
+    import zoo
+
+    folder = tmp_path / "new"
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    for name, level in (("a", 200), ("b", 40), ("c", 120)):
+        pixels = np.clip(level + rng.normal(0, 30, (20, 16, 3)), 0, 255).astype(np.uint8)  # not square
+        Image.fromarray(pixels).save(folder / f"{name}.png")
+    rows = _predict(tmp_path, image_run[1], folder, None)
+    model = zoo.load_pretrained(image_run[1])
+    files = sorted(folder.glob("*.png"))
+    _same(model.predict_raw(files), rows)
+    _same(model.predict_raw([str(f) for f in files]), rows)
+    pil = [Image.open(f) for f in files]
+    _same(model.predict_raw(pil), rows)
+    arrays = [np.asarray(p.convert("RGB")) for p in pil]
+    _same(model.predict_raw(arrays), rows)  # uint8 (H, W, 3)
+    _same(model.predict_raw([torch.from_numpy(a).permute(2, 0, 1) for a in arrays]), rows)  # uint8 (C, H, W)
+    _same(model.predict_raw(pil[0]), rows[:1])  # one image, not a list
+    assert model.predict_raw(files)[0]["prediction"] == "bright"
+
+
+def test_predict_refuses_raw_inputs_naming_predict_raw(image_run) -> None:
+    import torch
+
+    import zoo
+    from datamodules.errors import UserError
+
+    model = zoo.load_pretrained(image_run[1])
+    with pytest.raises(UserError, match=r"model\.predict_raw"):
+        model.predict(Image.new("RGB", (12, 12)))
+    with pytest.raises(UserError, match="uint8 pixels.*predict_raw"):
+        model.predict(torch.zeros(1, 3, 32, 32, dtype=torch.uint8))
+    assert model.predict(torch.zeros(1, 3, 32, 32))["probs"].shape == (1, 2)  # preprocessed tensors still work
+    with pytest.raises(UserError, match="float pixels must be in"):
+        model.predict_raw(np.full((8, 8, 3), 2.0))
+    with pytest.raises(UserError, match="image 0: a int"):
+        model.predict_raw([3])
+
+
+def test_predict_raw_texts_match_the_cli(spam_run, tmp_path: Path) -> None:
+    import zoo
+
+    texts = ["win a free prize", "see you at the meeting", "click here for cheap money"]
+    new = tmp_path / "new.txt"
+    new.write_text("\n".join(texts) + "\n")
+    rows = _predict(tmp_path, spam_run[0], new, None)
+    for source in spam_run:  # the .ckpt and the export
+        model = zoo.load_pretrained(source)
+        _same(model.predict_raw(texts), rows)
+    assert model.predict_raw("win a free prize")[0]["prediction"] == rows[0]["prediction"]
+
+
+@pytest.fixture(scope="module")
+def table_run(tmp_path_factory) -> tuple[Path, Path, pd.DataFrame]:
+    """An MLP fitted on a user's CSV (numeric and categorical columns); the CSV is then moved away."""
+    root = tmp_path_factory.mktemp("table")
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=80), "b": rng.normal(size=80) * 100, "kind": rng.choice(["u", "v"], 80)})
+    frame["y"] = np.where(frame["a"] + (frame["kind"] == "u") > 0.5, "high", "low")
+    data = root / "data" / "my.csv"
+    data.parent.mkdir()
+    frame.to_csv(data, index=False)
+    ckpt, export = _fit(root, str(CONFIGS / "tabular" / "mlp_breast_cancer.yaml"), f"--data.path={data}",
+                        "--data.target=y", "--data.batch_size=16")
+    shutil.move(str(data.parent), str(root / "moved"))
+    return ckpt, export, frame
+
+
+def test_predict_raw_tables_match_the_cli(table_run, tmp_path: Path) -> None:
+    import zoo
+
+    new = table_run[2].drop(columns=["y"]).head(5)
+    new.loc[1, "kind"] = "never seen"  # an unknown category: all zeros, as in predict
+    path = tmp_path / "new.csv"
+    new.to_csv(path, index=False)
+    rows = _predict(tmp_path, table_run[1], path, None)
+    model = zoo.load_pretrained(table_run[0])
+    _same(model.predict_raw(new), rows)
+    _same(model.predict_raw(path), rows)
+    _same(model.predict_raw(new.iloc[0].to_dict()), rows[:1])
+    from datamodules.errors import UserError
+
+    with pytest.raises(UserError, match=r"column\(s\) \['kind'\] used in training are missing"):
+        model.predict_raw(new.drop(columns=["kind"]))
