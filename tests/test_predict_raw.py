@@ -221,3 +221,58 @@ def test_predict_raw_tables_match_the_cli(table_run, tmp_path: Path) -> None:
 
     with pytest.raises(UserError, match=r"column\(s\) \['kind'\] used in training are missing"):
         model.predict_raw(new.drop(columns=["kind"]))
+
+
+def test_predict_raw_audio_matches_the_cli(tmp_path: Path) -> None:
+    """A mel CNN fitted on a folder of WAVs (resampled to 16 kHz); files and arrays at another rate predict alike."""
+    import soundfile as sf
+
+    import zoo
+    from tests.test_audio_data import TONES, tone
+
+    root = tmp_path / "run"
+    data = tmp_path / "clips"
+    for c, (name, freq) in enumerate(TONES.items()):
+        (data / name).mkdir(parents=True)
+        for i in range(4):
+            sf.write(data / name / f"{name}{i}.wav", tone(freq, 8000, 0.5, seed=10 * c + i), 8000)
+    cli_main(["fit", "--model", "zoo.audio.mel_cnn.MelCNN", "--model.channels=[4, 8]", "--model.sample_rate=16000",
+              "--data", "datamodules.AudioDataModule", f"--data.path={data}", "--data.batch_size=4",
+              "--trainer.max_epochs=1", *quiet(root)])
+    new = tmp_path / "new"
+    new.mkdir()
+    waves = [tone(freq, 8000, length, seed=99) for freq, length in zip(TONES.values(), (0.3, 0.5, 0.8))]
+    for i, wave in enumerate(waves):
+        sf.write(new / f"n{i}.wav", wave, 8000, subtype="FLOAT")  # float samples: the arrays read back exactly
+    shutil.move(str(data), str(tmp_path / "moved"))
+    rows = _predict(tmp_path, root / "pretrained", new, None)
+    model = zoo.load_pretrained(root / "pretrained")
+    _same(model.predict_raw(sorted(new.glob("*.wav"))), rows)
+    _same(model.predict_raw([w.astype(np.float32) for w in waves], sample_rate=8000), rows)
+    from datamodules.errors import UserError
+
+    with pytest.raises(UserError, match="sample_rate="):
+        model.predict_raw(waves[0])
+
+
+def test_predict_raw_forecasts_match_the_cli(tmp_path: Path) -> None:
+    """A recurrent forecaster fitted on a user's CSV: the forecast of a history, in its units, from any form."""
+    import zoo
+    from tests.test_forecasting import sine_csv
+
+    root = tmp_path / "run"
+    (tmp_path / "data").mkdir()
+    data = sine_csv(tmp_path / "data" / "load.csv", 120)
+    recent = sine_csv(tmp_path / "recent.csv", 40, seed=1)
+    cli_main(["fit", "--model", "zoo.timeseries.rnn.RNNForecaster", "--data", "ForecastingDataModule",
+              f"--data.path={data}", "--data.time_column=month", "--data.target=load", "--data.horizon=3",
+              "--data.lookback=12", "--trainer.max_epochs=1", *quiet(root)])
+    shutil.move(str(data.parent), str(tmp_path / "moved"))
+    rows = _predict(tmp_path, next((root / "checkpoints").glob("best-*.ckpt")), recent, None)
+    assert list(rows[0]) == ["id", "load_h1", "load_h2", "load_h3"]
+    model = zoo.load_pretrained(root / "pretrained")
+    _same(model.predict_raw(recent), rows)
+    frame = pd.read_csv(recent)
+    _same(model.predict_raw(frame), rows)
+    _same(model.predict_raw(frame["load"].to_numpy()), rows)  # one column: a plain array
+    assert 300 < model.predict_raw(frame)[0]["load_h1"] < 1000  # original units, not standardised
