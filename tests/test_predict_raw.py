@@ -276,3 +276,42 @@ def test_predict_raw_forecasts_match_the_cli(tmp_path: Path) -> None:
     _same(model.predict_raw(frame), rows)
     _same(model.predict_raw(frame["load"].to_numpy()), rows)  # one column: a plain array
     assert 300 < model.predict_raw(frame)[0]["load_h1"] < 1000  # original units, not standardised
+
+
+def _datamodule_predict(model, datamodule, tmp_path: Path) -> list[dict[str, str]]:
+    """The DataModule's predict path (restored from the card alone) on the same model object."""
+    from lightning.pytorch import Trainer
+
+    from callbacks import PredictionWriter
+
+    datamodule.load_state_dict({"card": model.data_card})
+    out = tmp_path / "dm_predictions.csv"
+    trainer = Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False,
+                      callbacks=[PredictionWriter(str(out))])
+    trainer.predict(model, datamodule=datamodule)
+    return list(csv.DictReader(out.open()))
+
+
+@pytest.mark.parametrize("recipe,extra,dm_class", [
+    ("seq2seq_bahdanau_reverse.yaml", ["--model.hidden_size=16", "--data.num_samples=200"], "Seq2SeqDataModule"),
+    ("lstm_lm_python_docs.yaml", ["--model.hidden_size=16", "--model.num_layers=1", "--data.max_seq_len=32"],
+     "LanguageModelDataModule"),
+])
+def test_predict_raw_generates_text_as_predict_does(recipe: str, extra: list[str], dm_class: str,
+                                                    tmp_path: Path) -> None:
+    import datamodules
+    import zoo
+
+    root = tmp_path / "run"
+    cli_main(["fit", "--config", str(CONFIGS / "text" / recipe), *extra, "--trainer.max_epochs=1",
+              "--trainer.limit_train_batches=3", "--trainer.limit_val_batches=1", "--data.batch_size=8",
+              "--test_after_fit=false", *quiet(root)])
+    model = zoo.load_pretrained(next((root / "checkpoints").glob("last.ckpt")))
+    model.generation.update(max_new_tokens=8, temperature=0.0)  # greedy: the same text both ways
+    prompts = ["abc", "hello", "the cat"]
+    (tmp_path / "in.txt").write_text("\n".join(prompts) + "\n")
+    rows = _datamodule_predict(model, getattr(datamodules, dm_class)(predict_path=str(tmp_path / "in.txt")), tmp_path)
+    expected = {r["id"]: r["prediction"] for r in rows}  # the LM's loader sorts prompts by length
+    raw = model.predict_raw(prompts)
+    assert [r["prediction"] for r in raw] == [expected[p] for p in prompts]
+    assert all(isinstance(r["prediction"], str) for r in raw)  # (a barely trained model may say nothing)

@@ -39,7 +39,16 @@ from datamodules.errors import UserError
 from zoo.pretrained import load_checkpoint
 from zoo.tasks.base import ZooModule
 
-__all__ = ["ZooCLI", "cli_main", "DATA_ARGS", "ADAPTABLE_ARGS", "link_data_args"]
+__all__ = [
+    "ZooCLI",
+    "cli_main",
+    "DATA_ARGS",
+    "ADAPTABLE_ARGS",
+    "adapt_data_to_model",
+    "datamodule_of",
+    "link_data_args",
+    "read_model_source",
+]
 
 # The shared vocabulary: model arguments whose value the data determines.
 DATA_ARGS = (
@@ -79,8 +88,14 @@ def _params(cls: type) -> set[str]:
     return set(inspect.signature(cls).parameters)
 
 
-def link_data_args(config: Namespace) -> None:
-    """Fill ``config.model.init_args`` from the datamodule (and adaptable ones the other way), in place."""
+def adapt_data_to_model(config: Namespace, strict: bool = True) -> None:
+    """The adaptable arguments (``ADAPTABLE_ARGS``) the model sets, into the datamodule's where it sets none.
+
+    Args:
+        config: the subcommand's config, changed in place.
+        strict: a datamodule value that differs is an error (``fit``); otherwise it is kept (``predict``, where
+            the checkpoint's card decides what the data does).
+    """
     model_cls, data_cls = _import(config.model.class_path), _import(config.data.class_path)
     model_args, data_args = config.model.init_args, config.data.init_args
     model_params, data_params = _params(model_cls), _params(data_cls)
@@ -89,10 +104,18 @@ def link_data_args(config: Namespace) -> None:
             wanted, have = model_args[name], data_args.get(name)
             if have is None:
                 data_args[name] = wanted
-            elif have != wanted:
+            elif have != wanted and strict:
                 raise UserError(
                     f"model.{name}={wanted} and data.{name}={have} disagree; set one of them (the other follows)"
                 )
+
+
+def link_data_args(config: Namespace) -> None:
+    """Fill ``config.model.init_args`` from the datamodule (and adaptable ones the other way), in place."""
+    model_cls, data_cls = _import(config.model.class_path), _import(config.data.class_path)
+    model_args, data_args = config.model.init_args, config.data.init_args
+    model_params = _params(model_cls)
+    adapt_data_to_model(config)
     data = instantiate_class((), {"class_path": config.data.class_path, "init_args": data_args.as_dict()})
     found = data.data_args()
     accepts = getattr(model_cls, "accepts", ())
@@ -362,6 +385,8 @@ class ZooCLI(LightningCLI):
         if self.subcommand == "predict" and getattr(self, "_predict_source", None) is not None:
             # the model's data arguments are the checkpoint's: the datamodule must not re-derive them from a
             # training source (it may be gone, or be a recipe's default dataset); its card comes from the checkpoint
+            if config.get("data") is not None:
+                adapt_data_to_model(config, strict=False)
             return
         link_data_args(config)
         self._resume_logger_run(config)

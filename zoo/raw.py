@@ -8,13 +8,14 @@ that ``predict_raw`` and ``train.py predict`` agree. The outputs are the rows of
 
 - classifiers: ``{"prediction": "cat", "p_cat": 0.9, "p_dog": 0.1}`` (multilabel: ``{"labels": "a;b"}``)
 - regression: ``{"<target>": value}`` in the target's original units
+- causal LMs and seq2seq models: ``{"prediction": "generated text"}`` (the settings of ``model.generation``)
 - forecasters: ``{"<target>_h1": ..., "<target>_h2": ...}`` in the series' units
 
 Inputs, by the card's modality:
 
 - ``image``: file paths, PIL images, ``uint8`` arrays ``(H, W[, C])`` or tensors ``(C, H, W)``, floats
   in [0, 1]; one of them or a list
-- ``text``: a string or a list of strings
+- ``text``: a string or a list of strings (classifiers: texts; causal LMs: prompts; seq2seq: sources)
 - ``tabular``: a ``pandas.DataFrame``, or the path of a CSV / Parquet file
 - ``audio``: WAV / FLAC paths, or arrays ``(T,)`` with their ``sample_rate`` (resampled to the card's)
 - ``timeseries``: recent history, a DataFrame / CSV path with the card's columns or an array
@@ -36,7 +37,7 @@ from datamodules.errors import UserError
 if TYPE_CHECKING:
     from zoo.tasks.base import ZooModule
 
-__all__ = ["predict_raw", "raw_batch"]
+__all__ = ["predict_raw", "raw_batches"]
 
 
 def _many(inputs: Any, single: tuple[type, ...]) -> list[Any]:
@@ -69,7 +70,7 @@ def _pil(item: Any, index: int) -> Any:
     return Image.fromarray(array.astype(np.uint8))
 
 
-def _images(inputs: Any, card: dict[str, Any], options: dict[str, Any]) -> Tensor:
+def _images(inputs: Any, card: dict[str, Any], options: dict[str, Any]) -> list[Tensor]:
     from PIL import Image
 
     from datamodules.image import decode_image, fit_image, normalize_images
@@ -86,43 +87,55 @@ def _images(inputs: Any, card: dict[str, Any], options: dict[str, Any]) -> Tenso
             out.append(fit_image(_pil(item, i), channels, size, resize))
         else:
             raise UserError(f"image {i}: a {type(item).__name__}; give file paths, PIL images, arrays or tensors")
-    return normalize_images(torch.stack(out), card["mean"], card["std"])
+    return [normalize_images(torch.stack(out), card["mean"], card["std"])]
 
 
 # -- text -----------------------------------------------------------------------------------------
-def _texts(inputs: Any, card: dict[str, Any], options: dict[str, Any]) -> Tensor:
+def _texts(inputs: Any, card: dict[str, Any], options: dict[str, Any]) -> list[Tensor]:
     from datamodules.text import encode_for_card
     from datamodules.text_loaders import trim
+    from datamodules.text_seq2seq import encode_sources_for_card
+    from datamodules.tokenizers import tokenizer_from_card
 
-    if card.get("task") not in ("binary", "multiclass", "multilabel"):
-        raise UserError(
-            f"predict_raw reads text for classifiers; this model's task is {card.get('task')!r}: "
-            "use train.py predict --data.predict_path <prompts.txt>"
-        )
     texts = _many(inputs, (str,))
     bad = [i for i, t in enumerate(texts) if not isinstance(t, str)]
     if bad:
         raise UserError(f"text {bad[0]}: a {type(texts[bad[0]]).__name__}; give a string or a list of strings")
-    return trim(encode_for_card(texts, card), card["specials"]["pad"])  # as the loaders cut padding columns
+    task, pad = card.get("task"), card["specials"]["pad"]
+    if task in ("binary", "multiclass", "multilabel"):
+        return [trim(encode_for_card(texts, card), pad)]  # as the loaders cut the padding columns
+    if task == "seq2seq":
+        return [trim(encode_sources_for_card(texts, card), pad)]
+    if task == "causal_lm":  # one prompt a batch: a generation has no padding inside
+        tok, length = tokenizer_from_card(card), card.get("max_seq_len")
+        prompts = [tok.encode(t)[-length:] if length else tok.encode(t) for t in texts]
+        empty = [t for t, ids in zip(texts, prompts) if not ids]
+        if empty:
+            raise UserError(f"prompt {empty[0]!r} has no token the tokenizer knows")
+        return [torch.as_tensor([ids], dtype=torch.long) for ids in prompts]
+    raise UserError(
+        f"predict_raw reads text for classifiers, causal LMs and seq2seq models; this model's task is {task!r}: "
+        "use train.py predict --data.predict_path <file>"
+    )
 
 
 # -- tabular --------------------------------------------------------------------------------------
-def _table(inputs: Any, card: dict[str, Any], options: dict[str, Any]) -> Tensor:
+def _table(inputs: Any, card: dict[str, Any], options: dict[str, Any]) -> list[Tensor]:
     import pandas as pd
 
     from datamodules.tabular import encode_features, read_table
 
     if isinstance(inputs, str | Path):
-        return encode_features(read_table(inputs), card, str(inputs))
+        return [encode_features(read_table(inputs), card, str(inputs))]
     if isinstance(inputs, pd.DataFrame):
-        return encode_features(inputs, card, "the DataFrame")
+        return [encode_features(inputs, card, "the DataFrame")]
     if isinstance(inputs, dict):  # one row as {column: value}
-        return encode_features(pd.DataFrame([inputs]), card, "the row")
+        return [encode_features(pd.DataFrame([inputs]), card, "the row")]
     raise UserError(f"a {type(inputs).__name__}; give a pandas DataFrame, a dict of one row, or a CSV / Parquet path")
 
 
 # -- audio ----------------------------------------------------------------------------------------
-def _audio(inputs: Any, card: dict[str, Any], options: dict[str, Any]) -> tuple[Tensor, Tensor]:
+def _audio(inputs: Any, card: dict[str, Any], options: dict[str, Any]) -> list[Tensor]:
     from datamodules.audio import _stored_length  # the datamodule's own clip store, for identical windows
     from datamodules.audio_io import crop_or_pad, decode_audio, pack, resample
 
@@ -144,11 +157,11 @@ def _audio(inputs: Any, card: dict[str, Any], options: dict[str, Any]) -> tuple[
             )
         waves.append(resample(np.ascontiguousarray(wave, dtype=np.float32), int(options["sample_rate"]), rate))
     stored, lengths = pack(waves, _stored_length(max(len(w) for w in waves), n))
-    return crop_or_pad(stored, lengths, n, random=False)
+    return [crop_or_pad(stored, lengths, n, random=False)]
 
 
 # -- time series ----------------------------------------------------------------------------------
-def _history(inputs: Any, card: dict[str, Any], options: dict[str, Any]) -> Tensor:
+def _history(inputs: Any, card: dict[str, Any], options: dict[str, Any]) -> list[Tensor]:
     import pandas as pd
 
     from datamodules.tabular import read_table
@@ -172,10 +185,10 @@ def _history(inputs: Any, card: dict[str, Any], options: dict[str, Any]) -> Tens
     window = values[-lookback:]
     if not np.isfinite(window).all():
         raise UserError(f"the last {lookback} steps of the history hold missing values; fill them first")
-    return torch.from_numpy(window.copy())[None]  # (1, lookback, C)
+    return [torch.from_numpy(window.copy())[None]]  # (1, lookback, C)
 
 
-_BATCHES: dict[str, Callable[[Any, dict[str, Any], dict[str, Any]], Any]] = {
+_BATCHES: dict[str, Callable[[Any, dict[str, Any], dict[str, Any]], list[Tensor]]] = {
     "image": _images,
     "text": _texts,
     "tabular": _table,
@@ -184,8 +197,8 @@ _BATCHES: dict[str, Callable[[Any, dict[str, Any], dict[str, Any]], Any]] = {
 }
 
 
-def raw_batch(card: dict[str, Any], inputs: Any, sample_rate: int | None = None) -> Any:
-    """Raw ``inputs`` → the model input batch the card's DataModule would make of them.
+def raw_batches(card: dict[str, Any], inputs: Any, sample_rate: int | None = None) -> list[Tensor]:
+    """Raw ``inputs`` → the model input batches the card's DataModule would make of them (usually one).
 
     Args:
         card: the model's data card (``model.data_card``).
@@ -203,10 +216,12 @@ def raw_batch(card: dict[str, Any], inputs: Any, sample_rate: int | None = None)
 
 def predict_raw(model: ZooModule, inputs: Any, sample_rate: int | None = None) -> list[dict[str, Any]]:
     """User-facing predictions of ``model`` for raw ``inputs``: one dict per input (see the module docstring)."""
-    from zoo.outputs import prediction_table
+    from zoo.outputs import TEXT_TASKS, decode_predictions, prediction_table
 
     card = model.data_card or {}
-    batch = raw_batch(card, inputs, sample_rate)
-    batch = batch.to(model.device, model.dtype if batch.is_floating_point() else None)
-    header, rows = prediction_table([model.predict(batch)], card)
+    batches = raw_batches(card, inputs, sample_rate)
+    outputs = [model.predict(b.to(model.device, model.dtype if b.is_floating_point() else None)) for b in batches]
+    if card.get("task") in TEXT_TASKS:  # generated ids → text, as predictions.csv has it
+        return [{"prediction": text} for text in decode_predictions(outputs, card)]
+    header, rows = prediction_table(outputs, card)
     return [dict(zip(header, row)) for row in rows]

@@ -249,7 +249,8 @@ class ZooModule(LightningModule):
 
         Returns:
             The rows of ``predictions.csv``: ``{"prediction": "cat", "p_cat": 0.9, ...}`` for classifiers,
-            ``{"<target>": value}`` in original units for regression, ``{"<target>_h1": ...}`` for forecasts.
+            ``{"<target>": value}`` in original units for regression, ``{"<target>_h1": ...}`` for forecasts,
+            ``{"prediction": "generated text"}`` for causal LMs and seq2seq models.
         """
         from zoo.raw import predict_raw
 
