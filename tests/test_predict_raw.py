@@ -315,3 +315,24 @@ def test_predict_raw_generates_text_as_predict_does(recipe: str, extra: list[str
     raw = model.predict_raw(prompts)
     assert [r["prediction"] for r in raw] == [expected[p] for p in prompts]
     assert all(isinstance(r["prediction"], str) for r in raw)  # (a barely trained model may say nothing)
+
+
+def test_predict_raw_series_classes_match_the_cli(tmp_path: Path) -> None:
+    """A 1-D CNN fitted on the cylinder-bell-funnel series: a .ts file, or its series as arrays, predict alike."""
+    import zoo
+    from datamodules.timeseries_formats import read_series_file
+    from tests.test_timeseries import toy_rows, ts_text
+
+    root = tmp_path / "run"
+    cli_main(["fit", "--config", str(CONFIGS / "timeseries" / "cnn1d_cbf.yaml"), "--trainer.max_epochs=1",
+              "--trainer.limit_train_batches=3", "--trainer.limit_val_batches=1", "--test_after_fit=false",
+              *quiet(root)])
+    new = tmp_path / "new.ts"
+    new.write_text(ts_text(toy_rows(4, 40)))
+    rows = _predict(tmp_path, next((root / "checkpoints").glob("last.ckpt")), new, None)
+    model = zoo.load_pretrained(root / "pretrained")
+    _same(model.predict_raw(new), rows)
+    series, _ = read_series_file(new)
+    _same(model.predict_raw(series), rows)  # (1, T) arrays
+    _same(model.predict_raw([s[0] for s in series]), rows)  # (T,) arrays
+    assert {r["prediction"] for r in rows} <= set(model.data_card["classes"])

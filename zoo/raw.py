@@ -18,8 +18,9 @@ Inputs, by the card's modality:
 - ``text``: a string or a list of strings (classifiers: texts; causal LMs: prompts; seq2seq: sources)
 - ``tabular``: a ``pandas.DataFrame``, or the path of a CSV / Parquet file
 - ``audio``: WAV / FLAC paths, or arrays ``(T,)`` with their ``sample_rate`` (resampled to the card's)
-- ``timeseries``: recent history, a DataFrame / CSV path with the card's columns or an array
-  ``(T, C)`` (``(T,)`` for one column): the forecast after its last step
+- ``timeseries``: forecasters: recent history, a DataFrame / CSV path with the card's columns or an array
+  ``(T, C)`` (``(T,)`` for one column): the forecast after its last step; series classifiers: a ``.ts`` /
+  ``.tsv`` / ``.csv`` path, or series ``(C, T)`` (``(T,)`` for one variable), one or a list
 """
 
 from __future__ import annotations
@@ -161,13 +162,26 @@ def _audio(inputs: Any, card: dict[str, Any], options: dict[str, Any]) -> list[T
 
 
 # -- time series ----------------------------------------------------------------------------------
-def _history(inputs: Any, card: dict[str, Any], options: dict[str, Any]) -> list[Tensor]:
+def _series(inputs: Any, card: dict[str, Any], options: dict[str, Any]) -> list[Tensor]:
+    if card.get("task") == "forecasting":
+        return _history(inputs, card)
+    from datamodules.timeseries_classification import read_series_file, series_for_card
+
+    if isinstance(inputs, str | Path):
+        return [series_for_card(read_series_file(inputs)[0], card, str(inputs))]
+    items = [inputs] if isinstance(inputs, np.ndarray | Tensor) and inputs.ndim <= 2 else list(inputs)
+    series = []
+    for item in items:
+        x = np.asarray(item.detach().cpu() if isinstance(item, Tensor) else item, dtype=np.float64)
+        series.append(x[None] if x.ndim == 1 else x)  # (T,) → one variable (1, T)
+    return [series_for_card(series, card, "the series")]
+
+
+def _history(inputs: Any, card: dict[str, Any]) -> list[Tensor]:
     import pandas as pd
 
     from datamodules.tabular import read_table
 
-    if card.get("task") != "forecasting":
-        raise UserError(f"predict_raw forecasts series; this model's task is {card.get('task')!r}")
     columns, lookback = list(card["columns"]), int(card["lookback"])
     frame = read_table(inputs) if isinstance(inputs, str | Path) else inputs
     if isinstance(frame, pd.DataFrame):
@@ -193,7 +207,7 @@ _BATCHES: dict[str, Callable[[Any, dict[str, Any], dict[str, Any]], list[Tensor]
     "text": _texts,
     "tabular": _table,
     "audio": _audio,
-    "timeseries": _history,
+    "timeseries": _series,
 }
 
 
