@@ -88,13 +88,16 @@ CONFIGURED = [True, False]
 
 
 @pytest.mark.parametrize("source", SOURCES)
-@pytest.mark.parametrize("with_config", CONFIGURED)
-def test_cli_predicts_text_without_the_training_data(spam_run, source: str, with_config: bool,
+@pytest.mark.parametrize("config", ["recipe", "run", None])
+def test_cli_predicts_text_without_the_training_data(spam_run, source: str, config: str | None,
                                                      tmp_path: Path) -> None:
+    """The recipe's config (another dataset, 19 classes), the run's own config.yaml (its data moved away), or none."""
     new = tmp_path / "new.txt"
     new.write_text("win a free prize\nsee you at the meeting\n")
     path = spam_run[0] if source == "ckpt" else spam_run[1]
-    rows = _predict(tmp_path, path, new, GRU if with_config else None)
+    run_config = spam_run[1].parent / "config.yaml"
+    assert config != "run" or "spam.csv" in run_config.read_text()
+    rows = _predict(tmp_path, path, new, {"recipe": GRU, "run": str(run_config), None: None}[config])
     assert [r["id"] for r in rows] == ["win a free prize", "see you at the meeting"]
     assert {r["prediction"] for r in rows} <= {"ham", "spam"} and "p_spam" in rows[0]
 
