@@ -339,3 +339,25 @@ def test_predict_raw_series_classes_match_the_cli(tmp_path: Path) -> None:
     _same(model.predict_raw(series), rows)  # (1, T) arrays
     _same(model.predict_raw([s[0] for s in series]), rows)  # (T,) arrays
     assert {r["prediction"] for r in rows} <= set(model.data_card["classes"])
+
+
+# -- bad input: user errors that name the thing and the fix ----------------------------------------
+def test_predict_ckpt_path_errors(capsys, tmp_path: Path) -> None:
+    from tests.test_user_errors import user_error
+
+    missing = tmp_path / "nothing"
+    err = user_error(capsys, ["predict", f"--ckpt_path={missing}", f"--data.predict_path={tmp_path}"])
+    assert f"--ckpt_path {missing}: no such file or directory" in err and "<run>/pretrained" in err
+    (tmp_path / "half").mkdir()
+    (tmp_path / "half" / "config.yaml").write_text("class_path: x\n")
+    err = user_error(capsys, ["predict", f"--ckpt_path={tmp_path / 'half'}", f"--data.predict_path={tmp_path}"])
+    assert "neither a .ckpt file nor a pretrained directory (config.yaml + model.safetensors" in err
+
+
+def test_predict_raw_without_a_card_names_it() -> None:
+    import zoo
+    from datamodules.errors import UserError
+
+    model = zoo.create_model("lenet5", num_classes=3, in_channels=1, image_size=32)
+    with pytest.raises(UserError, match="modality None.*set model.data_card"):
+        model.predict_raw(Image.new("L", (8, 8)))

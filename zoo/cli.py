@@ -162,6 +162,11 @@ def read_model_source(path: str | Path, weights_only: bool = True) -> dict[str, 
     from zoo.pretrained import CONFIG_NAME, WEIGHTS_NAME, _class_path_of
 
     path = Path(path)
+    if not path.exists():
+        raise UserError(
+            f"--ckpt_path {path}: no such file or directory; give a .ckpt (a run keeps them in <run>/checkpoints/) "
+            "or a pretrained directory (<run>/pretrained)"
+        )
     if path.is_file() and path.suffix == ".ckpt":
         ckpt = load_checkpoint(path, weights_only=weights_only)
         hparams = {k: v for k, v in ckpt.get("hyper_parameters", {}).items() if k != "_instantiator"}
@@ -348,11 +353,6 @@ class ZooCLI(LightningCLI):
         datamodule would fit on its training source (see ``before_instantiate_classes``). A pretrained
         directory is not handed to Lightning (it reads ``.ckpt`` files only): ``before_predict`` loads it.
         """
-        if not Path(ckpt_path).exists():
-            raise UserError(
-                f"--ckpt_path {ckpt_path}: no such file or directory; give a .ckpt (a run keeps them in "
-                "<run>/checkpoints/) or a pretrained directory (<run>/pretrained)"
-            )
         weights_only = self.config.predict.get("weights_only") is not False
         self._predict_source = source = read_model_source(ckpt_path, weights_only=weights_only)
         model = {"class_path": source["class_path"], "dict_kwargs": source["hparams"]}
