@@ -230,7 +230,9 @@ class ZooModule(LightningModule):
         Raw inputs (files, PIL images, ``uint8`` pixels, strings, DataFrames ...) go to :meth:`predict_raw`.
         """
         first = x[0] if isinstance(x, (tuple, list)) and x else x
-        if not isinstance(first, Tensor) or (first.dtype == torch.uint8 and self.data_card.get("modality") == "image"):
+        raw = isinstance(first, (str, Path, np.ndarray)) or type(first).__module__.split(".")[0] in ("PIL", "pandas")
+        pixels = isinstance(first, Tensor) and first.dtype == torch.uint8 and self.data_card.get("modality") == "image"
+        if raw or pixels:
             raise UserError(
                 f"{type(self).__name__}.predict takes a preprocessed tensor batch, not a {type(first).__name__}"
                 f"{' of uint8 pixels' if isinstance(first, Tensor) else ''}; for raw inputs (files, images, "
