@@ -361,3 +361,18 @@ def test_predict_raw_without_a_card_names_it() -> None:
     model = zoo.create_model("lenet5", num_classes=3, in_channels=1, image_size=32)
     with pytest.raises(UserError, match="modality None.*set model.data_card"):
         model.predict_raw(Image.new("L", (8, 8)))
+
+
+def test_an_export_without_its_datamodule_takes_the_recipe_s(spam_run, tmp_path: Path) -> None:
+    """Exports made before the card named its DataModule: the model's registry recipe says which one."""
+    import yaml
+
+    old = tmp_path / "old_export"
+    shutil.copytree(spam_run[1], old)
+    config = yaml.safe_load((old / "config.yaml").read_text())
+    del config["data"]["datamodule"]
+    (old / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    new = tmp_path / "new.txt"
+    new.write_text("win a free prize\n")
+    rows = _predict(tmp_path, old, new, None)
+    assert rows[0]["prediction"] in ("ham", "spam")
