@@ -376,3 +376,13 @@ def test_an_export_without_its_datamodule_takes_the_recipe_s(spam_run, tmp_path:
     new.write_text("win a free prize\n")
     rows = _predict(tmp_path, old, new, None)
     assert rows[0]["prediction"] in ("ham", "spam")
+
+
+def test_predict_raw_refuses_image_output_models(image_run) -> None:
+    import zoo
+    from datamodules.errors import UserError
+
+    model = zoo.create_model("ae_mlp", in_channels=3, image_size=32)
+    model.data_card = dict(zoo.load_pretrained(image_run[1]).data_card)  # the card of 32 px RGB images
+    with pytest.raises(UserError, match="predicts images.*model.predict"):
+        model.predict_raw(Image.new("RGB", (12, 12)))

@@ -237,7 +237,7 @@ def predict_raw(model: ZooModule, inputs: Any, sample_rate: int | None = None) -
     outputs = [model.predict(b.to(model.device, model.dtype if b.is_floating_point() else None)) for b in batches]
     if card.get("task") in TEXT_TASKS:  # generated ids → text, as predictions.csv has it
         return [{"prediction": text} for text in decode_predictions(outputs, card)]
-    if any(out["pred"].ndim > 2 for out in outputs):  # images (autoencoders, GANs): no table of values
+    if any(out["pred"].ndim == 4 for out in outputs):  # (B, C, H, W) images (autoencoders, GANs): no table
         raise UserError(
             f"{type(model).__name__} predicts images, which predict_raw does not tabulate: "
             "use model.predict(batch), or train.py predict (its image writer saves them)"
