@@ -257,8 +257,15 @@ class ZooDataModule(LightningDataModule):
 
     @property
     def card(self) -> dict[str, Any]:
-        """What was fitted on the training split (class names, scalers ...), as plain values."""
-        return self._card
+        """What was fitted on the training split (class names, scalers ...), as plain values.
+
+        It names this DataModule's class too (``datamodule``): ``predict`` from a checkpoint or an export
+        rebuilds the same DataModule to read new inputs, without a config.
+        """
+        if not self._card:
+            return self._card
+        cls = type(self)
+        return {**self._card, "datamodule": f"{cls.__module__}.{cls.__qualname__}"}
 
     def state_dict(self) -> dict[str, Any]:
         return {"card": self._card, "position": self._position()}

@@ -39,7 +39,7 @@ from datamodules.base import ZooDataModule
 from datamodules.errors import UserError
 from datamodules.files import FileKind, decode_all, list_files, read_folder, read_table, warn_or_raise
 
-__all__ = ["IMAGE_EXTENSIONS", "ImageDataModule", "decode_image", "to_channels"]
+__all__ = ["IMAGE_EXTENSIONS", "ImageDataModule", "decode_image", "fit_image", "normalize_images", "to_channels"]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 IMAGE_FILES = FileKind("image", "images", IMAGE_EXTENSIONS, "<image>.png", "image", "an image CSV")
@@ -55,19 +55,32 @@ def decode_image(path: str | Path, channels: int, size: int, resize: int | None 
     """One image file → ``uint8 (channels, size, size)``: shorter side to ``resize`` (default ``size``), centre crop."""
     from PIL import Image, UnidentifiedImageError
 
-    short = max(resize or size, size)
     try:
         with Image.open(path) as img:
-            img = img.convert("L" if channels == 1 else "RGB")
-            w, h = img.size
-            scale = short / min(w, h)
-            img = img.resize((max(short, round(w * scale)), max(short, round(h * scale))), Image.Resampling.BILINEAR)
-            left, top = (img.size[0] - size) // 2, (img.size[1] - size) // 2
-            img = img.crop((left, top, left + size, top + size))
-            array = np.asarray(img, dtype=np.uint8)
+            return fit_image(img, channels, size, resize)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
         raise UserError(f"{path}: cannot decode image ({err})") from None
+
+
+def fit_image(img: Any, channels: int, size: int, resize: int | None = None) -> Tensor:
+    """A PIL image → ``uint8 (channels, size, size)``, as :func:`decode_image` makes of a file."""
+    from PIL import Image
+
+    short = max(resize or size, size)
+    img = img.convert("L" if channels == 1 else "RGB")
+    w, h = img.size
+    scale = short / min(w, h)
+    img = img.resize((max(short, round(w * scale)), max(short, round(h * scale))), Image.Resampling.BILINEAR)
+    left, top = (img.size[0] - size) // 2, (img.size[1] - size) // 2
+    img = img.crop((left, top, left + size, top + size))
+    array = np.asarray(img, dtype=np.uint8)
     return torch.from_numpy(array.copy()).view(size, size, -1).permute(2, 0, 1).contiguous()
+
+
+def normalize_images(images: Tensor, mean: list[float], std: list[float]) -> Tensor:
+    """``(N, C, H, W)`` images, ``uint8`` or floats in [0, 1], standardised per channel with the card's statistics."""
+    x = images if images.is_floating_point() else images.float().div_(255)
+    return (x - x.new_tensor(mean).view(1, -1, 1, 1)) / x.new_tensor(std).view(1, -1, 1, 1)
 
 
 def to_channels(images: Tensor, channels: int) -> Tensor:
@@ -315,6 +328,8 @@ class ImageDataModule(ZooDataModule):
         return x.mean(1).tolist(), x.std(1).clamp_min(1e-3).tolist()
 
     def setup(self, stage: str) -> None:
+        if stage == "predict":  # predict reads its files lazily, with the card a checkpoint restored
+            return
         classes, parts = self._read_source()
         native_channels, native_size = self._native_geometry()
         # precedence: this datamodule's own settings, then what the model declares, then the data's own
@@ -326,7 +341,7 @@ class ImageDataModule(ZooDataModule):
             size = self.image_size or getattr(model, "image_size", None) or native_size
             resize = size
         self._geometry = (channels, size, resize)
-        if stage == "predict" or "train" in self.splits:
+        if "train" in self.splits:
             return
         split = self._split_parts(parts)
         for name in ("train", "val", "test"):
@@ -389,6 +404,4 @@ class ImageDataModule(ZooDataModule):
         preset = PRESETS[self.augment]
         if preset is not None and trainer is not None and trainer.training:
             x = preset(x)
-        mean = x.new_tensor(self._card["mean"]).view(1, -1, 1, 1)
-        std = x.new_tensor(self._card["std"]).view(1, -1, 1, 1)
-        return ((x - mean) / std, *rest)
+        return (normalize_images(x, self._card["mean"], self._card["std"]), *rest)

@@ -39,7 +39,14 @@ from datamodules.tokenizers import Tokenizer
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["LanguageModelDataModule", "Seq2SeqDataModule", "TextClassificationDataModule", "mask_tokens"]
+__all__ = [
+    "LanguageModelDataModule",
+    "Seq2SeqDataModule",
+    "TextClassificationDataModule",
+    "encode_for_card",
+    "encode_texts",
+    "mask_tokens",
+]
 
 
 def _embedded_classification(name: str) -> pd.DataFrame | None:
@@ -50,6 +57,24 @@ def _embedded_classification(name: str) -> pd.DataFrame | None:
         return None
     texts, labels = loaders[name]()
     return pd.DataFrame({"text": texts, "label": labels})
+
+
+def encode_texts(texts: list[str], tok: Tokenizer, max_seq_len: int | None = None) -> list[list[int]]:
+    """``[CLS] tokens [SEP]`` (when the tokenizer has them), cut to ``max_seq_len`` keeping ``[SEP]``."""
+    cls, sep = tok.cls_token_id, tok.sep_token_id
+    head, tail = ([cls] if cls is not None else []), ([sep] if sep is not None else [])
+    limit = (max_seq_len or MAX_AUTO_SEQ_LEN) - len(head) - len(tail)
+    return [head + ids[:limit] + tail for ids in tok.encode_batch(texts)]
+
+
+def encode_for_card(texts: list[str], card: dict[str, Any], tok: Tokenizer | None = None) -> Tensor:
+    """New texts → ``(N, max_seq_len)`` padded ids, exactly as :class:`TextClassificationDataModule` predicts them."""
+    from datamodules.tokenizers import tokenizer_from_card
+
+    tok = tok or tokenizer_from_card(card)
+    specials = card["specials"]
+    rows = encode_texts(texts, tok, card["max_seq_len"])
+    return pad_rows(rows, card["max_seq_len"], specials["pad"], specials["sep"])
 
 
 class TextClassificationDataModule(TextDataModule):
@@ -204,11 +229,7 @@ class TextClassificationDataModule(TextDataModule):
             self.splits[name] = (ids, self._encode_labels(labels[name], classes, task, name))
 
     def _encode(self, texts: list[str], tok: Tokenizer) -> list[list[int]]:
-        """``[CLS] tokens [SEP]`` (when the tokenizer has them), cut to ``max_seq_len`` keeping ``[SEP]``."""
-        cls, sep = tok.cls_token_id, tok.sep_token_id
-        head, tail = ([cls] if cls is not None else []), ([sep] if sep is not None else [])
-        limit = (self.max_seq_len or MAX_AUTO_SEQ_LEN) - len(head) - len(tail)
-        return [head + ids[:limit] + tail for ids in tok.encode_batch(texts)]
+        return encode_texts(texts, tok, self.max_seq_len)
 
     def _encode_labels(self, labels: list[Any], classes: list[Any], task: str, split: str) -> Tensor:
         index = {c: i for i, c in enumerate(classes)}
@@ -254,9 +275,6 @@ class TextClassificationDataModule(TextDataModule):
     def predict_dataloader(self) -> Any:
         if not self.predict_path:
             raise UserError("predict needs new texts: set predict_path to a text file (one input per line)")
-        tok = self.tokenizer
         self._predict_texts = sources.read_lines(self.predict_path, self.text_column, self.encoding)
-        rows = self._encode(self._predict_texts, tok)
-        specials = self._card["specials"]
-        self.splits["predict"] = (pad_rows(rows, self._card["max_seq_len"], specials["pad"], specials["sep"]),)
+        self.splits["predict"] = (encode_for_card(self._predict_texts, self._card, self.tokenizer),)
         return self._token_loader("predict")

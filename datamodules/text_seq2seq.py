@@ -11,6 +11,8 @@ from __future__ import annotations
 import warnings
 from typing import TYPE_CHECKING, Any
 
+from torch import Tensor
+
 from datamodules import text_sources as sources
 from datamodules.errors import UserError
 from datamodules.text_base import MAX_AUTO_SEQ_LEN, TextDataModule, pad_rows
@@ -19,9 +21,24 @@ from datamodules.tokenizers import Tokenizer
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Seq2SeqDataModule"]
+__all__ = ["Seq2SeqDataModule", "encode_sources", "encode_sources_for_card"]
 
 _SYNTHETIC = ("reverse", "sort", "add")
+
+
+def encode_sources(texts: list[str], tok: Tokenizer, max_seq_len: int | None = None) -> list[list[int]]:
+    """Source texts → ids ``tokens [EOS]``, cut to ``max_seq_len`` (default: at most 512) keeping ``[EOS]``."""
+    limit = (max_seq_len or MAX_AUTO_SEQ_LEN) - 1
+    return [ids[:limit] + [tok.eos_token_id] for ids in tok.encode_batch(texts)]
+
+
+def encode_sources_for_card(texts: list[str], card: dict[str, Any], tok: Tokenizer | None = None) -> Tensor:
+    """New sources → ``(N, max_seq_len)`` padded ids, exactly as :class:`Seq2SeqDataModule` predicts them."""
+    from datamodules.tokenizers import tokenizer_from_card
+
+    tok = tok or tokenizer_from_card(card)
+    length, specials = card["max_seq_len"], card["specials"]
+    return pad_rows(encode_sources(texts, tok, length), length, specials["pad"], specials["eos"])
 
 
 class Seq2SeqDataModule(TextDataModule):
@@ -120,8 +137,7 @@ class Seq2SeqDataModule(TextDataModule):
         return sources.hf_dataset(self.dataset, self.dataset_config, columns)
 
     def _encode_sources(self, texts: list[str], tok: Tokenizer, length: int | None = None) -> list[list[int]]:
-        limit = (length or self.max_seq_len or MAX_AUTO_SEQ_LEN) - 1
-        return [ids[:limit] + [tok.eos_token_id] for ids in tok.encode_batch(texts)]
+        return encode_sources(texts, tok, length or self.max_seq_len)
 
     def _prepare(self) -> None:
         if self._card and "train" in self.splits:
@@ -193,8 +209,5 @@ class Seq2SeqDataModule(TextDataModule):
             raise UserError("predict needs sources: set predict_path to a text file (one source per line)")
         tok = self.tokenizer
         self._predict_texts = sources.read_lines(self.predict_path, self.source_column, self.encoding)
-        length = self._card["max_seq_len"]
-        rows = self._encode_sources(self._predict_texts, tok, length)
-        specials = self._card["specials"]
-        self.splits["predict"] = (pad_rows(rows, length, specials["pad"], specials["eos"]),)
+        self.splits["predict"] = (encode_sources_for_card(self._predict_texts, self._card, tok),)
         return self._token_loader("predict")

@@ -36,7 +36,7 @@ from datamodules.timeseries_formats import (
     to_array,
 )
 
-__all__ = ["SeriesClassificationDataModule", "cylinder_bell_funnel", "read_series_file"]
+__all__ = ["SeriesClassificationDataModule", "cylinder_bell_funnel", "read_series_file", "series_for_card"]
 
 CBF_CLASSES = ("cylinder", "bell", "funnel")
 
@@ -59,6 +59,16 @@ def cylinder_bell_funnel(num_series: int = 900, length: int = 128, seed: int = 0
     ramp = np.select([kind[:, None] == 1, kind[:, None] == 2], [(t - a) / (b - a), (b - t) / (b - a)], default=1.0)
     x = height * inside * ramp + rng.standard_normal((num_series, length))
     return x[:, None, :].astype(np.float32), [CBF_CLASSES[k] for k in kind]
+
+
+def series_for_card(series: list[np.ndarray], card: dict[str, Any], source: str) -> torch.Tensor:
+    """New series ``[(channels, length)]`` (NaN gaps allowed) → the card's model input ``(N, C, series_length)``."""
+    series = [clean(s, f"{source}, series {i + 1}") for i, s in enumerate(series)]
+    channels = {s.shape[0] for s in series}
+    if channels != {card["input_size"]}:
+        raise UserError(f"{source}: series with {sorted(channels)} variable(s); the model reads {card['input_size']}")
+    x = normalise(to_array(series, card["series_length"]), card["normalize"], card["mean"], card["std"])
+    return torch.from_numpy(x).float()
 
 
 class SeriesClassificationDataModule(ZooDataModule):
@@ -220,17 +230,9 @@ class SeriesClassificationDataModule(ZooDataModule):
             raise UserError("predict needs series: set predict_path to a .ts, .tsv or .csv file")
         if not self._card:
             self._prepare()
-        card = self._card
         series, _ = read_series_file(self.predict_path)
-        series = [clean(s, f"{self.predict_path}, series {i + 1}") for i, s in enumerate(series)]
-        channels = {s.shape[0] for s in series}
-        if channels != {card["input_size"]}:
-            raise UserError(
-                f"{self.predict_path}: series with {sorted(channels)} variable(s); the model reads {card['input_size']}"
-            )
-        x = normalise(to_array(series, card["series_length"]), card["normalize"], card["mean"], card["std"])
         self._predict_ids = [f"{Path(self.predict_path).name}:{i + 1}" for i in range(len(series))]
-        self.splits["predict"] = (torch.from_numpy(x).float(),)
+        self.splits["predict"] = (series_for_card(series, self._card, self.predict_path),)
         return self._loader("predict")
 
     def predict_ids(self) -> list[str]:

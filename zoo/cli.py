@@ -10,6 +10,10 @@ What it adds to Lightning's CLI:
   ``monitor``, e.g. ``val/acc``) and the last one, and exports the best as a pretrained directory.
 - **Safe loading.** ``--ckpt_path`` files load with ``weights_only=True``; a pickle checkpoint is
   refused with a message naming the explicit opt-in, ``--weights_only false``.
+- **Predict from the model alone.** ``predict --ckpt_path <.ckpt | pretrained dir> --data.predict_path
+  <inputs>`` needs no config and no training data: the model and its DataModule class come from the
+  checkpoint, and the checkpoint's data card (classes, scalers, vocabulary ...) wins over whatever a
+  recipe's datamodule would derive from its own training source.
 - ``predict`` writes ``predictions.csv`` with class names; ``test`` of a classifier writes its
   confusion matrix; ``fit`` stops at the first non-finite loss; the resolved config is sent to every
   logger (W&B run config) besides ``config.yaml`` in the log directory.
@@ -18,6 +22,7 @@ What it adds to Lightning's CLI:
 from __future__ import annotations
 
 import inspect
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -34,7 +39,16 @@ from datamodules.errors import UserError
 from zoo.pretrained import load_checkpoint
 from zoo.tasks.base import ZooModule
 
-__all__ = ["ZooCLI", "cli_main", "DATA_ARGS", "ADAPTABLE_ARGS", "link_data_args"]
+__all__ = [
+    "ZooCLI",
+    "cli_main",
+    "DATA_ARGS",
+    "ADAPTABLE_ARGS",
+    "adapt_data_to_model",
+    "datamodule_of",
+    "link_data_args",
+    "read_model_source",
+]
 
 # The shared vocabulary: model arguments whose value the data determines.
 DATA_ARGS = (
@@ -74,8 +88,14 @@ def _params(cls: type) -> set[str]:
     return set(inspect.signature(cls).parameters)
 
 
-def link_data_args(config: Namespace) -> None:
-    """Fill ``config.model.init_args`` from the datamodule (and adaptable ones the other way), in place."""
+def adapt_data_to_model(config: Namespace, strict: bool = True) -> None:
+    """The adaptable arguments (``ADAPTABLE_ARGS``) the model sets, into the datamodule's where it sets none.
+
+    Args:
+        config: the subcommand's config, changed in place.
+        strict: a datamodule value that differs is an error (``fit``); otherwise it is kept (``predict``, where
+            the checkpoint's card decides what the data does).
+    """
     model_cls, data_cls = _import(config.model.class_path), _import(config.data.class_path)
     model_args, data_args = config.model.init_args, config.data.init_args
     model_params, data_params = _params(model_cls), _params(data_cls)
@@ -84,10 +104,18 @@ def link_data_args(config: Namespace) -> None:
             wanted, have = model_args[name], data_args.get(name)
             if have is None:
                 data_args[name] = wanted
-            elif have != wanted:
+            elif have != wanted and strict:
                 raise UserError(
                     f"model.{name}={wanted} and data.{name}={have} disagree; set one of them (the other follows)"
                 )
+
+
+def link_data_args(config: Namespace) -> None:
+    """Fill ``config.model.init_args`` from the datamodule (and adaptable ones the other way), in place."""
+    model_cls, data_cls = _import(config.model.class_path), _import(config.data.class_path)
+    model_args, data_args = config.model.init_args, config.data.init_args
+    model_params = _params(model_cls)
+    adapt_data_to_model(config)
     data = instantiate_class((), {"class_path": config.data.class_path, "init_args": data_args.as_dict()})
     found = data.data_args()
     accepts = getattr(model_cls, "accepts", ())
@@ -107,6 +135,71 @@ def link_data_args(config: Namespace) -> None:
                 f"model.{name}={given!r} conflicts with the data: {data_cls.__name__} gives {name}={value!r} "
                 f"(from {getattr(data, 'source', 'its source')}); drop model.{name} to take the data's value"
             )
+
+
+def _option(args: list[str], name: str) -> str | None:
+    """The value of ``--name`` in a command line (``--name=v`` or ``--name v``); ``None`` if absent."""
+    for i, arg in enumerate(args):
+        if arg == f"--{name}" and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith(f"--{name}="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def _subcommand(args: list[str]) -> str | None:
+    return next((a for a in args if not a.startswith("-")), None)
+
+
+def read_model_source(path: str | Path, weights_only: bool = True) -> dict[str, Any]:
+    """What a ``.ckpt`` or a pretrained directory says about its model, without building it.
+
+    Returns ``{"class_path", "hparams", "card", "pretrained"}``; ``pretrained`` is the export's
+    directory (``None`` for a ``.ckpt``: Lightning loads those itself).
+    """
+    import yaml
+
+    from zoo.pretrained import CONFIG_NAME, WEIGHTS_NAME, _class_path_of
+
+    path = Path(path)
+    if not path.exists():
+        raise UserError(
+            f"--ckpt_path {path}: no such file or directory; give a .ckpt (a run keeps them in <run>/checkpoints/) "
+            "or a pretrained directory (<run>/pretrained)"
+        )
+    if path.is_file() and path.suffix == ".ckpt":
+        ckpt = load_checkpoint(path, weights_only=weights_only)
+        hparams = {k: v for k, v in ckpt.get("hyper_parameters", {}).items() if k != "_instantiator"}
+        class_path = hparams.pop("_class_path", None) or _class_path_of(ckpt)
+        return {"class_path": class_path, "hparams": hparams, "pretrained": None,
+                "card": dict(ckpt.get("zoo", {}).get("data_card", {}) or {})}
+    directory = path if path.is_dir() else path.parent
+    config = directory / CONFIG_NAME
+    if not config.is_file() or not (directory / WEIGHTS_NAME).is_file():
+        raise UserError(
+            f"--ckpt_path {path}: neither a .ckpt file nor a pretrained directory ({CONFIG_NAME} + {WEIGHTS_NAME}, "
+            "as fit exports to <run>/pretrained)"
+        )
+    exported = yaml.safe_load(config.read_text()) or {}
+    return {"class_path": exported["class_path"], "hparams": dict(exported.get("init_args") or {}),
+            "card": dict(exported.get("data") or {}), "pretrained": str(directory)}
+
+
+def datamodule_of(class_path: str, card: dict[str, Any]) -> str | None:
+    """The DataModule class that reads a model's inputs: the one its card names, else its registry recipe's."""
+    if card.get("datamodule"):
+        return str(card["datamodule"])
+    import yaml
+
+    from zoo.registry import _REGISTRY
+
+    for entry in _REGISTRY.values():  # a card of an older zoo: the data of the model's own recipe
+        recipe = Path(__file__).resolve().parent.parent / str(entry.config or "")
+        if entry.class_path == class_path and recipe.is_file():
+            data = (yaml.safe_load(recipe.read_text()) or {}).get("data") or {}
+            if data.get("class_path"):
+                return str(data["class_path"])
+    return None
 
 
 def _runs_folder(trainer: Namespace) -> Path:
@@ -192,6 +285,36 @@ class ZooCLI(LightningCLI):
             best = getattr(self.trainer.checkpoint_callback, "best_model_path", "")
             self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=best or None, weights_only=True)
 
+    # -- predict from a checkpoint or an export alone ---------------------------------------------
+    def parse_arguments(self, parser: Any, args: Any) -> None:
+        """``predict --ckpt_path X`` without ``--config`` / ``--model`` / ``--data``: take them from ``X``."""
+        line = [str(a) for a in args] if isinstance(args, (list, tuple)) else sys.argv[1:] if args is None else None
+        source = _option(line, "ckpt_path") if line and _subcommand(line) == "predict" else None
+        if source is None or "://" in source or source in ("last", "best", "hpc", "registry"):
+            return super().parse_arguments(parser, args)
+        given = {a.split("=", 1)[0] for a in line if a.startswith("--")}  # --data.predict_path names no class
+        found = read_model_source(source, weights_only=_option(line, "weights_only") not in ("false", "False"))
+        extra: list[str] = []
+        if not given & {"--config", "--model"}:  # the checkpoint's model (its hparams are parsed again below)
+            extra += ["--model", json.dumps({"class_path": found["class_path"]})]
+        data = datamodule_of(found["class_path"], found["card"])
+        if not given & {"--config", "--data"} and data:
+            extra += ["--data", json.dumps({"class_path": data})]
+        at = line.index("predict") + 1
+        self.config = parser.parse_args([*line[:at], *extra, *line[at:]])
+
+    def before_predict(self) -> None:
+        """A pretrained directory as ``--ckpt_path``: its weights and card, loaded here (Lightning reads .ckpt only)."""
+        source = getattr(self, "_predict_source", None)
+        if source is None or source["pretrained"] is None:
+            return
+        from zoo.pretrained import load_pretrained
+
+        loaded = load_pretrained(source["pretrained"])
+        self.model.load_state_dict(loaded.state_dict())
+        self.model.data_card = dict(source["card"])
+        self.model.on_data_card(self.model.data_card)
+
     # -- loading a checkpoint's hyperparameters, safely ----------------------------------------
     def _parse_ckpt_path(self) -> None:
         """Like Lightning's, but honouring ``--weights_only``, naming the opt-in when pickle is needed, and
@@ -205,6 +328,8 @@ class ZooCLI(LightningCLI):
             self.config[subcommand]["ckpt_path"] = ckpt_path
         if not ckpt_path or ckpt_path in ("best", "hpc", "registry"):
             return
+        if subcommand == "predict" and "://" not in str(ckpt_path):
+            return self._parse_predict_source(ckpt_path)
         if not Path(ckpt_path).is_file():
             if "://" in str(ckpt_path):  # a remote checkpoint (s3://, https://): Lightning's fsspec reads it
                 return
@@ -220,6 +345,20 @@ class ZooCLI(LightningCLI):
         if "_class_path" in hparams:
             model = {"class_path": hparams.pop("_class_path"), "dict_kwargs": hparams}
             self.config = self.parser.parse_object({subcommand: {"model": model}}, self.config)
+
+    def _parse_predict_source(self, ckpt_path: str) -> None:
+        """``predict``: the model (class and hparams) and the data card from a ``.ckpt`` or a pretrained directory.
+
+        The checkpoint's hparams replace the config's model arguments, and its card replaces what the
+        datamodule would fit on its training source (see ``before_instantiate_classes``). A pretrained
+        directory is not handed to Lightning (it reads ``.ckpt`` files only): ``before_predict`` loads it.
+        """
+        weights_only = self.config.predict.get("weights_only") is not False
+        self._predict_source = source = read_model_source(ckpt_path, weights_only=weights_only)
+        model = {"class_path": source["class_path"], "dict_kwargs": source["hparams"]}
+        self.config = self.parser.parse_object({"predict": {"model": model}}, self.config)
+        if source["pretrained"] is not None:
+            self.config.predict.ckpt_path = None
 
     @staticmethod
     def _find_last(config: Namespace) -> str:
@@ -243,6 +382,12 @@ class ZooCLI(LightningCLI):
     # -- data-aware arguments ------------------------------------------------------------------
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand] if self.subcommand else self.config
+        if self.subcommand == "predict" and getattr(self, "_predict_source", None) is not None:
+            # the model's data arguments are the checkpoint's: the datamodule must not re-derive them from a
+            # training source (it may be gone, or be a recipe's default dataset); its card comes from the checkpoint
+            if config.get("data") is not None:
+                adapt_data_to_model(config, strict=False)
+            return
         link_data_args(config)
         self._resume_logger_run(config)
 
@@ -256,6 +401,9 @@ class ZooCLI(LightningCLI):
             logger.init_args["id"] = run_id
 
     def after_instantiate_classes(self) -> None:
+        source = getattr(self, "_predict_source", None)
+        if self.subcommand == "predict" and source is not None and self.datamodule is not None and source["card"]:
+            self.datamodule.load_state_dict({"card": source["card"]})  # the training preprocessing, for new inputs
         if self.subcommand:  # weights_only=None would let torch decide: the zoo always decides True
             kwargs = self.config_init[self.subcommand]
             if "weights_only" in kwargs and kwargs["weights_only"] is None:

@@ -225,8 +225,38 @@ class ZooModule(LightningModule):
 
     @inference
     def predict(self, x: Tensor) -> Any:
-        """``predict_step`` on one batch of already-preprocessed inputs, in eval mode."""
+        """``predict_step`` on one batch of already-preprocessed inputs, in eval mode.
+
+        Raw inputs (files, PIL images, ``uint8`` pixels, strings, DataFrames ...) go to :meth:`predict_raw`.
+        """
+        first = x[0] if isinstance(x, (tuple, list)) and x else x
+        raw = isinstance(first, (str, Path, np.ndarray)) or type(first).__module__.split(".")[0] in ("PIL", "pandas")
+        pixels = isinstance(first, Tensor) and first.dtype == torch.uint8 and self.data_card.get("modality") == "image"
+        if raw or pixels:
+            raise UserError(
+                f"{type(self).__name__}.predict takes a preprocessed tensor batch, not a {type(first).__name__}"
+                f"{' of uint8 pixels' if isinstance(first, Tensor) else ''}; for raw inputs (files, images, "
+                "strings, tables, waveforms), preprocessed with the model's data card: model.predict_raw(inputs)"
+            )
         return self.predict_step(x)
+
+    @inference
+    def predict_raw(self, inputs: Any, sample_rate: int | None = None) -> list[dict[str, Any]]:
+        """Predictions for raw inputs, preprocessed as in training with the data card: one dict per input.
+
+        Args:
+            inputs: by the card's modality: image files / PIL images / ``uint8`` arrays; strings; a DataFrame
+                or CSV path (tabular); WAV paths or waveforms; recent history of a series (see :mod:`zoo.raw`).
+            sample_rate: the rate of waveforms given as arrays (resampled to the model's).
+
+        Returns:
+            The rows of ``predictions.csv``: ``{"prediction": "cat", "p_cat": 0.9, ...}`` for classifiers,
+            ``{"<target>": value}`` in original units for regression, ``{"<target>_h1": ...}`` for forecasts,
+            ``{"prediction": "generated text"}`` for causal LMs and seq2seq models.
+        """
+        from zoo.raw import predict_raw
+
+        return predict_raw(self, inputs, sample_rate=sample_rate)
 
     # -- export ------------------------------------------------------------------------------
     def save_pretrained(self, directory: str | Path, metrics: dict[str, float] | None = None) -> Path:
