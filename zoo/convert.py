@@ -64,8 +64,8 @@ def rename(state: dict[str, Tensor], rules: Rules, source: str = "torchvision") 
     return out
 
 
-def load_converted(net: nn.Module, state: dict[str, Tensor]) -> list[str]:
-    """Load a converted ``state`` into ``net``; returns the keys whose shape differs (a new head), left as built.
+def load_converted(net: nn.Module, state: dict[str, Tensor], what: str = "converted weights") -> list[str]:
+    """Load ``state`` into ``net``; returns the keys whose shape differs (a new head), left as built.
 
     Raises:
         UserError: naming the missing and unexpected keys when the names do not match ``net``'s.
@@ -75,7 +75,7 @@ def load_converted(net: nn.Module, state: dict[str, Tensor]) -> list[str]:
     unexpected = [k for k in state if k not in own]
     if missing or unexpected:
         raise UserError(
-            f"converted weights do not fit {type(net).__name__}: missing {_listed(missing) or 'none'}; "
+            f"{what} do not fit {type(net).__name__}: missing {_listed(missing) or 'none'}; "
             f"unexpected {_listed(unexpected) or 'none'}"
         )
     mismatched = [k for k, v in state.items() if own[k].shape != v.shape]

@@ -26,6 +26,7 @@ import yaml
 from lightning.pytorch import LightningModule
 
 from datamodules.errors import UserError
+from zoo.convert import load_converted
 
 __all__ = ["save_pretrained", "load_pretrained", "load_checkpoint", "init_weights", "UntrustedCheckpointError"]
 
@@ -133,23 +134,6 @@ def untrusted_error(path: str | Path, err: Exception) -> UntrustedCheckpointErro
     )
 
 
-def _load_matching(model: LightningModule, state: dict[str, torch.Tensor]) -> list[str]:
-    """Load ``state`` into ``model``; tensors whose shape differs (a new head) keep their fresh init."""
-    own = model.state_dict()
-    mismatched = [k for k, v in state.items() if k in own and own[k].shape != v.shape]
-    unexpected = [k for k in state if k not in own]
-    missing = [k for k in own if k not in state]
-    if unexpected or missing:
-        raise UserError(
-            f"pretrained weights do not fit {type(model).__name__}: "
-            f"missing {missing[:5]}{'...' if len(missing) > 5 else ''}, "
-            f"unexpected {unexpected[:5]}{'...' if len(unexpected) > 5 else ''}"
-        )
-    keep = {k: v for k, v in state.items() if k not in mismatched}
-    model.load_state_dict(keep, strict=False)
-    return mismatched
-
-
 def load_pretrained(source: str | Path, weights_only: bool = True, **overrides: Any) -> LightningModule:
     """Rebuild a model from a pretrained directory, its files, or a Lightning ``.ckpt``.
 
@@ -191,7 +175,7 @@ def load_pretrained(source: str | Path, weights_only: bool = True, **overrides: 
     cls = _registered_class(class_path)
     hparams = {k: v for k, v in hparams.items() if k not in _INTERNAL_HPARAMS}
     model = cls(**{**hparams, **overrides})
-    mismatched = _load_matching(model, state)
+    mismatched = load_converted(model, state, what="pretrained weights")
     if mismatched:
         warnings.warn(f"re-initialised {len(mismatched)} tensor(s) whose shape changed: {mismatched}", stacklevel=2)
     model.data_card = dict(card or {})
