@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -15,14 +17,16 @@ __all__ = ["ExportBest"]
 
 class ExportBest(Callback):
     """At the end of ``fit`` (or when a signal stops it), write the best checkpoint's weights as
-    ``model.safetensors`` + ``config.yaml``.
+    ``model.safetensors`` + ``config.yaml``, with a ``README.md`` model card.
 
     Args:
         dirname: folder created beside the ``checkpoints`` folder.
+        command: the command line of the run (without ``python train.py``), quoted in the model card.
     """
 
-    def __init__(self, dirname: str = "pretrained") -> None:
+    def __init__(self, dirname: str = "pretrained", command: Sequence[str] | None = None) -> None:
         self.dirname = dirname
+        self.command = shlex.join(["python", "train.py", *command]) if command is not None else None
         self.path: Path | None = None
 
     def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
@@ -44,5 +48,6 @@ class ExportBest(Callback):
         model.data_card = pl_module.data_card
         score = getattr(ckpt, "best_model_score", None)
         metrics = {ckpt.monitor: float(score)} if score is not None and ckpt.monitor else {}
-        self.path = save_pretrained(model, Path(best).parent.parent / self.dirname, metrics=metrics)
+        directory = Path(best).parent.parent / self.dirname
+        self.path = save_pretrained(model, directory, metrics=metrics, command=self.command)
         rank_zero_info(f"Exported the best model ({Path(best).name}) to {self.path}")

@@ -118,7 +118,9 @@ def test_fit_keeps_best_and_last_and_exports_the_best(trained: Path) -> None:
     assert "last.ckpt" in names and any(n.startswith("best-") for n in names)
     assert (run_dir / "config.yaml").is_file()
     export = run_dir / "pretrained"
-    assert {p.name for p in export.iterdir()} == {"model.safetensors", "config.yaml"}
+    assert {p.name for p in export.iterdir()} == {"model.safetensors", "config.yaml", "README.md"}
+    card = (export / "README.md").read_text()
+    assert "python train.py fit --config" in card and "val/" in card  # the command and the best metric
     import zoo
 
     model = zoo.load_pretrained(export)

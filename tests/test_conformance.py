@@ -127,7 +127,7 @@ def test_save_pretrained_roundtrip(name: str, tmp_path: Any) -> None:
     model = build(name)
     model.data_card = {"classes": ["a", "b"], "note": "kept"}
     model.save_pretrained(tmp_path / "export")
-    assert {p.name for p in (tmp_path / "export").iterdir()} == {"model.safetensors", "config.yaml"}
+    assert {p.name for p in (tmp_path / "export").iterdir()} == {"model.safetensors", "config.yaml", "README.md"}
     loaded = zoo.load_pretrained(tmp_path / "export")
     assert type(loaded) is type(model)
     assert loaded.data_card["note"] == "kept"

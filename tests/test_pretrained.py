@@ -26,6 +26,48 @@ def test_export_format(tmp_path: Path) -> None:
     assert not list(tmp_path.glob("*.tmp")), "no temporary file is left behind"
 
 
+def _front_matter(card: str) -> dict:
+    assert card.startswith("---\n")
+    return yaml.safe_load(card.split("---\n")[1])
+
+
+def test_model_card(tmp_path: Path) -> None:
+    model = zoo.create_model("mlp", num_features=4, num_classes=2)
+    model.data_card = {"modality": "tabular", "task": "binary", "dataset": "breast_cancer"}
+    model.save_pretrained(tmp_path, metrics={"val/acc": 0.97}, command="python train.py fit --config c.yaml")
+    card = (tmp_path / "README.md").read_text()
+    meta = _front_matter(card)
+    assert meta["library_name"] == "zoo" and "license" not in meta  # no official weights: no licence claimed
+    assert {"zoo", "lightning", "tabular", "mlp"} <= set(meta["tags"])
+    assert meta["datasets"] == ["breast_cancer"]
+    (result,) = meta["model-index"][0]["results"]
+    assert meta["model-index"][0]["name"] == "mlp"
+    assert result["task"]["type"] == "tabular-classification"
+    assert result["metrics"] == [{"type": "val/acc", "value": 0.97, "name": "val/acc"}]
+    assert "| val/acc | 0.97 |" in card and "python train.py fit --config c.yaml" in card
+    assert f"{sum(p.numel() for p in model.parameters()):,}" in card
+    assert "zoo.load_pretrained(" in card
+    assert not list(tmp_path.glob(".*.tmp")), "written atomically: no temporary file is left behind"
+
+
+def test_model_card_of_official_weights_names_their_licence(tmp_path: Path) -> None:
+    model = zoo.create_model("resnet18", num_classes=3)
+    model.data_card = {"modality": "image", "task": "multiclass", "weights": "torchvision:IMAGENET1K_V1"}
+    model.save_pretrained(tmp_path)
+    card = (tmp_path / "README.md").read_text()
+    meta = _front_matter(card)
+    assert meta["license"] == "bsd-3-clause" and "resnet" in meta["tags"]
+    assert "model-index" not in meta  # no metrics passed: no results claimed
+    assert "IMAGENET1K_V1" in card and "ImageNet-1k" in card
+
+
+def test_export_without_a_card_still_loads(tmp_path: Path) -> None:
+    model = zoo.create_model("lenet5")
+    model.save_pretrained(tmp_path)
+    (tmp_path / "README.md").unlink()  # an export written before model cards
+    assert type(zoo.load_pretrained(tmp_path)).__name__ == "LeNet5"
+
+
 def test_head_of_a_different_size_is_reinitialised_and_reported(tmp_path: Path) -> None:
     model = zoo.create_model("lenet5")
     model.data_card = {"classes": [str(i) for i in range(10)]}

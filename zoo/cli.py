@@ -420,7 +420,7 @@ class ZooCLI(LightningCLI):
             if self.subcommand == "fit":
                 from callbacks import ExportBest
 
-                extra.append(ExportBest())
+                extra.append(ExportBest(command=self._command))
         from callbacks import ConfusionMatrix, GradScalerMonitor, NonFiniteGuard, StopOnSignal
         from zoo.tasks import Classifier
 

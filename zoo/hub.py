@@ -3,7 +3,8 @@
 Sources ``zoo.load_pretrained`` accepts besides local paths:
 
 - ``https://host/path/`` — a folder holding ``config.yaml`` and ``model.safetensors`` (what
-  ``save_pretrained`` writes); ``https://host/file.ckpt`` — a Lightning checkpoint.
+  ``save_pretrained`` writes; its ``README.md`` model card is for people and the Hub, never fetched, and
+  exports without one load the same); ``https://host/file.ckpt`` — a Lightning checkpoint.
   Append ``#sha256=<hex>`` to pin the weights file (as pip does for packages).
 - ``hf://org/repo`` or ``hf://org/repo@revision`` — the same two files in a Hub model repository,
   through ``huggingface_hub`` (its cache, ``HF_HUB_OFFLINE`` and tokens apply).

@@ -4,6 +4,7 @@ Format of a pretrained directory::
 
     model.safetensors   the LightningModule's state dict (tensors only: nothing executes on load)
     config.yaml         zoo_version, class_path, init_args (the hyperparameters), metrics, data card
+    README.md           the model card (Hub front matter, figures, usage, command); never read on load
 
 Sources ``load_pretrained`` reads: such a directory, its ``config.yaml`` or ``model.safetensors``,
 a Lightning ``.ckpt`` file, or the same on the web or the Hugging Face Hub (``https://...``,
@@ -32,6 +33,7 @@ __all__ = ["save_pretrained", "load_pretrained", "load_checkpoint", "init_weight
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.yaml"
+CARD_NAME = "README.md"
 _INTERNAL_HPARAMS = ("_class_path", "_instantiator")
 
 
@@ -72,11 +74,22 @@ def _atomic_write(path: Path, write: Any) -> None:
         raise
 
 
-def save_pretrained(model: LightningModule, directory: str | Path, metrics: dict[str, float] | None = None) -> Path:
-    """Export ``model`` to ``directory`` (created if needed); returns the directory."""
+def save_pretrained(
+    model: LightningModule,
+    directory: str | Path,
+    metrics: dict[str, float] | None = None,
+    command: str | None = None,
+) -> Path:
+    """Export ``model`` to ``directory`` (created if needed); returns the directory.
+
+    Args:
+        metrics: the figures to record (``{"val/acc": 0.97}``), in ``config.yaml`` and the model card.
+        command: the command line that trained the model, for the model card.
+    """
     from safetensors.torch import save_model
 
     from zoo import __version__
+    from zoo.model_card import model_card
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -93,6 +106,8 @@ def save_pretrained(model: LightningModule, directory: str | Path, metrics: dict
         "data": _plain(getattr(model, "data_card", {}) or {}),
     }
     _atomic_write(directory / CONFIG_NAME, lambda tmp: Path(tmp).write_text(yaml.safe_dump(config, sort_keys=False)))
+    card = model_card(model, config["init_args"], config["metrics"], command)
+    _atomic_write(directory / CARD_NAME, lambda tmp: Path(tmp).write_text(card))
     return directory
 
 

@@ -259,8 +259,11 @@ class ZooModule(LightningModule):
         return predict_raw(self, inputs, sample_rate=sample_rate)
 
     # -- export ------------------------------------------------------------------------------
-    def save_pretrained(self, directory: str | Path, metrics: dict[str, float] | None = None) -> Path:
-        """Write ``model.safetensors`` + ``config.yaml`` (class, hparams, version, metrics, data card)."""
+    def save_pretrained(
+        self, directory: str | Path, metrics: dict[str, float] | None = None, command: str | None = None
+    ) -> Path:
+        """Write ``model.safetensors`` + ``config.yaml`` (class, hparams, version, metrics, data card) and the
+        ``README.md`` model card (``command``: the one that trained it, if known)."""
         from zoo.pretrained import save_pretrained
 
-        return save_pretrained(self, directory, metrics=metrics)
+        return save_pretrained(self, directory, metrics=metrics, command=command)
