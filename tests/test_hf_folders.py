@@ -94,3 +94,33 @@ def test_an_unsupported_model_type_names_the_supported_ones(tmp_path: Path) -> N
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "llama"}))
     with pytest.raises(UserError, match="'llama'.*bert, gpt2, t5"):
         zoo.load_pretrained(tmp_path)
+
+
+@pytest.fixture
+def offline_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty Hub cache with ``HF_HUB_OFFLINE``: only what a previous download left there can load."""
+    import huggingface_hub.constants as constants
+
+    cache = tmp_path / "hf"
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    return cache
+
+
+def test_hf_url_of_a_hugging_face_repo_loads_from_the_cache(offline_hub: Path) -> None:
+    # the Hub's cache layout (huggingface_hub docs, "Manage the cache"), as a download of the repo leaves it
+    repo = offline_hub / "models--openai-community--gpt2"
+    reference = _gpt2()
+    reference.save_pretrained(repo / "snapshots" / ("b" * 40))
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("b" * 40)
+    model = zoo.load_pretrained("hf://openai-community/gpt2").eval()
+    assert type(model) is GPT
+    assert (_logits(model, hf=False) - _logits(reference, hf=True)).abs().max() <= TOL
+
+
+def test_hf_url_missing_offline_names_the_repo_and_the_cache(offline_hub: Path) -> None:
+    with pytest.raises(UserError, match="hf://google-t5/t5-small.*models--google-t5--t5-small"):
+        zoo.load_pretrained("hf://google-t5/t5-small")
