@@ -109,13 +109,17 @@ def offline_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return cache
 
 
-def test_hf_url_of_a_hugging_face_repo_loads_from_the_cache(offline_hub: Path) -> None:
+def _cached(cache: Path, repo_id: str, reference: torch.nn.Module) -> None:
     # the Hub's cache layout (huggingface_hub docs, "Manage the cache"), as a download of the repo leaves it
-    repo = offline_hub / "models--openai-community--gpt2"
-    reference = _gpt2()
+    repo = cache / f"models--{repo_id.replace('/', '--')}"
     reference.save_pretrained(repo / "snapshots" / ("b" * 40))
     (repo / "refs").mkdir()
     (repo / "refs" / "main").write_text("b" * 40)
+
+
+def test_hf_url_of_a_hugging_face_repo_loads_from_the_cache(offline_hub: Path) -> None:
+    reference = _gpt2()
+    _cached(offline_hub, "openai-community/gpt2", reference)
     model = zoo.load_pretrained("hf://openai-community/gpt2").eval()
     assert type(model) is GPT
     assert (_logits(model, hf=False) - _logits(reference, hf=True)).abs().max() <= TOL
@@ -124,3 +128,23 @@ def test_hf_url_of_a_hugging_face_repo_loads_from_the_cache(offline_hub: Path) -
 def test_hf_url_missing_offline_names_the_repo_and_the_cache(offline_hub: Path) -> None:
     with pytest.raises(UserError, match="hf://google-t5/t5-small.*models--google-t5--t5-small"):
         zoo.load_pretrained("hf://google-t5/t5-small")
+
+
+def test_hugging_face_weights_entries() -> None:
+    for name, tag, license in [("bert_base_mlm", "bert-base-uncased", "apache-2.0"), ("gpt2", "gpt2", "mit"),
+                               ("t5_small", "t5-small", "apache-2.0")]:  # fmt: skip
+        entry = zoo.get_weights(name)
+        assert [w.tag for w in zoo.list_weights(name)] == [tag] and entry.url.startswith("hf://")
+        assert entry.license == license and entry.categories == () and entry.preprocessing == {"tokenizer": tag}
+        assert abs(entry.num_params - zoo.count_parameters(name)) / entry.num_params < 0.01  # the cards round
+    assert {"bert_base_mlm", "gpt2", "t5_small"} <= set(zoo.list_models(pretrained=True))
+
+
+def test_create_model_with_hub_weights_goes_through_hf_url(offline_hub: Path) -> None:
+    reference = _t5()
+    _cached(offline_hub, "google-t5/t5-small", reference)  # a small T5 standing in for t5-small
+    model = zoo.create_model("t5_small", pretrained="t5-small").eval()
+    assert type(model) is T5 and model.data_card["tokenizer"] == "t5-small"
+    assert (_logits(model, hf=False) - _logits(reference, hf=True)).abs().max() <= TOL
+    with pytest.raises(UserError, match="hf://openai-community/gpt2.*models--openai-community--gpt2"):
+        zoo.create_model("gpt2", pretrained=True)  # not cached, offline
