@@ -164,8 +164,8 @@ def test_zoo_load_pretrained_reads_a_hugging_face_bert_folder(tmp_path: Path) ->
     with torch.no_grad():
         expected = reference(input_ids=ids, token_type_ids=segments, attention_mask=mask).logits
         assert (model.net(ids, segments) - expected).abs().max() <= TOL
-    (tmp_path / "config.json").write_text(json.dumps({"model_type": "gpt2"}))
-    with pytest.raises(UserError, match="config.yaml"):  # not BERT: not (yet) a format the zoo converts
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "llama"}))
+    with pytest.raises(UserError, match="bert, gpt2, t5"):  # a family the zoo does not convert
         zoo.load_pretrained(tmp_path)
 
 

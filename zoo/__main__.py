@@ -46,13 +46,15 @@ def model_report(name: str) -> str:
     lines.append(f"  weights: {'none' if not entries else ''}".rstrip())
     for i, w in enumerate(entries):
         metrics = ", ".join(f"{k} {v}" for k, v in w.metrics.items())
+        sha = f" (sha256 {w.sha256}...)" if w.sha256 else ""  # Hub entries publish none
         lines += [
             f"    {w.tag}{' (default)' if i == 0 else ''}: {metrics} ({w.source}), {w.num_params:,} parameters",
-            f"      url: {w.url} (sha256 {w.sha256}...)",
+            f"      url: {w.url}{sha}",
             f"      license: {w.license}",
             f"      preprocessing: {dict(w.preprocessing)}",
-            f"      categories: {len(w.categories)} ({', '.join(w.categories[:3])}, ...)",
         ]
+        if w.categories:
+            lines.append(f"      categories: {len(w.categories)} ({', '.join(w.categories[:3])}, ...)")
     return "\n".join(lines)
 
 

@@ -7,7 +7,9 @@ Sources ``zoo.load_pretrained`` accepts besides local paths:
   exports without one load the same); ``https://host/file.ckpt`` — a Lightning checkpoint.
   Append ``#sha256=<hex>`` to pin the weights file (as pip does for packages).
 - ``hf://org/repo`` or ``hf://org/repo@revision`` — the same two files in a Hub model repository,
-  through ``huggingface_hub`` (its cache, ``HF_HUB_OFFLINE`` and tokens apply).
+  through ``huggingface_hub`` (its cache, ``HF_HUB_OFFLINE`` and tokens apply); or, in a repo without
+  ``config.yaml``, a Hugging Face model's ``config.json`` and ``model.safetensors``, which
+  ``load_pretrained`` converts by its ``model_type`` (:func:`zoo.pretrained.load_hf_folder`).
 
 Official weights in their source's own format (:mod:`zoo.weights`) come through :func:`_download` too,
 verified against the hash prefix the source publishes in the file name (torchvision's ``-11ad3fa6.pth``).
@@ -118,13 +120,42 @@ def fetch(source: str) -> Path:
 
 def _fetch_hub(repo: str, pinned: str | None) -> Path:
     from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError
 
     repo_id, _, revision = repo.partition("@")
-    config = Path(hf_hub_download(repo_id, "config.yaml", revision=revision or None))
+    try:
+        config = Path(hf_hub_download(repo_id, "config.yaml", revision=revision or None))
+    except EntryNotFoundError:  # no zoo export (or not cached offline): a Hugging Face model repo, config.json
+        return _fetch_hf_format(repo, pinned)
     weights = Path(hf_hub_download(repo_id, "model.safetensors", revision=revision or None))
     expected = pinned or _weights_sha(config)
     if expected and sha256_of(weights) != expected:
         raise UserError(f"hf://{repo}: model.safetensors does not match its SHA-256 {expected}")
     if weights.parent != config.parent:
         raise UserError(f"hf://{repo}: config.yaml and model.safetensors are not in the same snapshot")
+    return config.parent
+
+
+def _fetch_hf_format(repo: str, pinned: str | None) -> Path:
+    """The snapshot folder of a Hugging Face-format repo (``config.json`` + ``model.safetensors``)."""
+    from huggingface_hub import constants, hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError
+
+    repo_id, _, revision = repo.partition("@")
+    try:
+        files = [Path(hf_hub_download(repo_id, name, revision=revision or None))
+                 for name in ("config.json", "model.safetensors")]  # fmt: skip
+    except EntryNotFoundError as err:  # offline and not cached, or a repo without these files
+        cached = Path(constants.HF_HUB_CACHE) / f"models--{repo_id.replace('/', '--')}"
+        raise UserError(
+            f"hf://{repo}: neither a zoo export (config.yaml) nor a Hugging Face model (config.json + "
+            f"model.safetensors) could be fetched or found in the cache ({type(err).__name__}). Offline, place "
+            f"the repo's files under {cached}/snapshots/<commit>/ (with refs/main naming <commit>), or download "
+            f"them from https://huggingface.co/{repo_id} into a folder and pass the folder to load_pretrained"
+        ) from None
+    config, weights = files
+    if pinned and sha256_of(weights) != pinned:
+        raise UserError(f"hf://{repo}: model.safetensors does not match the pinned SHA-256 {pinned}")
+    if weights.parent != config.parent:
+        raise UserError(f"hf://{repo}: config.json and model.safetensors are not in the same snapshot")
     return config.parent

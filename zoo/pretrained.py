@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import pickle
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,10 @@ from lightning.pytorch import LightningModule
 from datamodules.errors import UserError
 from zoo.convert import load_converted
 
-__all__ = ["save_pretrained", "load_pretrained", "load_checkpoint", "init_weights", "UntrustedCheckpointError"]
+__all__ = [
+    "save_pretrained", "load_pretrained", "load_hf_folder", "load_checkpoint", "init_weights",
+    "UntrustedCheckpointError",
+]  # fmt: skip
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.yaml"
@@ -173,10 +177,7 @@ def load_pretrained(source: str | Path, weights_only: bool = True, **overrides: 
         directory = path if path.is_dir() else path.parent
         config_file = directory / CONFIG_NAME
         if not config_file.is_file() and (directory / "config.json").is_file():  # a Hugging Face model folder
-            from zoo.text.bert import from_hf_folder, is_hf_bert_folder
-
-            if is_hf_bert_folder(directory):
-                return from_hf_folder(directory, **overrides)
+            return load_hf_folder(directory, **overrides)
         if not config_file.is_file():
             raise UserError(f"no {CONFIG_NAME} in {directory}: not a zoo pretrained directory")
         config = yaml.safe_load(config_file.read_text())
@@ -197,6 +198,32 @@ def load_pretrained(source: str | Path, weights_only: bool = True, **overrides: 
     if mismatched:  # a new head: the old class names no longer describe the outputs
         model.data_card.pop("classes", None)
     return model
+
+
+def _hf_loaders() -> dict[str, Callable[..., LightningModule]]:
+    # config.json's model_type → the family's folder loader; imported when called (no import cycle with zoo)
+    from zoo.text import bert, gpt, t5
+
+    return {"bert": bert.from_hf_folder, "gpt2": gpt.from_hf_folder, "t5": t5.from_hf_folder}
+
+
+def load_hf_folder(directory: str | Path, **overrides: Any) -> LightningModule:
+    """The zoo model of a Hugging Face model folder, by its ``config.json``'s ``model_type``.
+
+    Args:
+        directory: a folder with ``config.json`` and ``model.safetensors`` (or ``pytorch_model.bin``).
+        overrides: passed to the family's ``from_hf_folder``.
+    """
+    import json
+
+    config = json.loads((Path(directory) / "config.json").read_text())
+    loaders, model_type = _hf_loaders(), config.get("model_type")
+    if model_type not in loaders:
+        raise UserError(
+            f"{directory}/config.json: model_type {model_type!r} has no zoo converter; "
+            f"supported model types: {', '.join(sorted(loaders))}"
+        )
+    return loaders[model_type](directory, **overrides)
 
 
 def _class_path_of(ckpt: dict[str, Any]) -> str:

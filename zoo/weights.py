@@ -12,6 +12,11 @@ the outputs mean (categories), how inputs must be prepared (preprocessing) and h
 the source's own account (metrics, cited). The file is in the source's own format; the entry's
 ``converter`` (``"module:function"``, see :mod:`zoo.convert`) maps it onto the zoo's architecture.
 
+The Hugging Face entries (``bert_base_mlm``, ``gpt2``, ``t5_small``) name a Hub repository
+(``hf://org/repo``): loading one goes through :func:`zoo.load_pretrained`, which fetches the repo's
+``config.json`` and ``model.safetensors`` through ``huggingface_hub``'s cache and converts them by
+``model_type``; their preprocessing is the tokenizer id.
+
 The torchvision entries are read from torchvision's own enums at import time: ``import zoo``
 imports ``torchvision`` already (its ``__init__`` imports ``torchvision.models``), and the enums'
 metadata are module-level constants, so this costs nothing and cannot drift from the source.
@@ -58,7 +63,7 @@ class Weights:
         license: the terms the weights come under.
         categories: the class names of the outputs, in order.
         preprocessing: ``crop_size``, ``resize_size``, ``interpolation``, ``mean``, ``std`` (what the
-            image datamodule and raw-input prediction apply).
+            image datamodule and raw-input prediction apply); for text, ``tokenizer`` (a Hub tokenizer id).
         metrics: the source's published figures (e.g. ``acc@1``, ``acc@5`` on ImageNet-1k val).
         num_params: the parameter count the source states.
         source: who publishes the weights and the figures (``"torchvision"``).
@@ -185,9 +190,24 @@ def _load_state(model_name: str, state: dict[str, torch.Tensor], weights: Weight
     return model
 
 
+def _load_hub_weights(model_name: str, weights: Weights, **overrides: Any) -> LightningModule:
+    # a Hugging Face repo: load_pretrained fetches config.json + model.safetensors and converts by model_type
+    from zoo.pretrained import load_pretrained
+
+    pin = f"#sha256={weights.sha256}" if len(weights.sha256) == 64 else ""
+    model = load_pretrained(weights.url + pin, **overrides)
+    expected = get_card(model_name).cls
+    if not isinstance(model, expected):
+        raise UserError(f"{weights.url} holds a {type(model).__name__}, not a {model_name} ({expected.__name__})")
+    model.data_card = {"modality": "text", **weights.preprocessing, "weights": f"{weights.source}:{weights.tag}"}
+    return model
+
+
 def load_weights(model_name: str, weights: Weights, **overrides: Any) -> LightningModule:
     """``create_model(model_name, **overrides)`` with ``weights`` fetched, verified and converted into ``net``."""
     _converter(weights)  # before a download of hundreds of MB: is there a converter at all?
+    if weights.url.startswith("hf://"):
+        return _load_hub_weights(model_name, weights, **overrides)
     path = fetch_weights(weights)
     state = torch.load(path, map_location="cpu", weights_only=True)
     return _load_state(model_name, state, weights, weights.tag, **overrides)
@@ -264,3 +284,31 @@ def _register_torchvision() -> None:
 
 
 _register_torchvision()
+
+
+# -- the Hugging Face entries ----------------------------------------------------------------------
+# The Hub's canonical repos of the checkpoints transformers' docs name "bert-base-uncased", "gpt2", "t5-small"
+# (the tags); licences as the model cards state them; parameter counts as the cards state them (rounded there).
+# sha256 is left empty: the cards publish no hash; pin one with load_pretrained("hf://org/repo#sha256=...").
+_BERT_GLUE = "Devlin et al. 2019, arXiv:1810.04805, Table 1 (BERT-BASE, GLUE test)"
+_GPT2_ZERO_SHOT = "Radford et al. 2019, Table 3 (117M, zero-shot perplexity)"
+_HUGGING_FACE: dict[str, Weights] = {
+    "bert_base_mlm": Weights(
+        tag="bert-base-uncased", url="hf://google-bert/bert-base-uncased", sha256="", license="apache-2.0",
+        categories=(), preprocessing={"tokenizer": "bert-base-uncased"},
+        metrics={"glue/mnli-m": 84.6, "glue/sst-2": 93.5, "glue/average": 79.6}, num_params=110_000_000,
+        source="huggingface", converter="zoo.text.bert:hf_bert_state", recipe=_BERT_GLUE,
+    ),
+    "gpt2": Weights(
+        tag="gpt2", url="hf://openai-community/gpt2", sha256="", license="mit", categories=(),
+        preprocessing={"tokenizer": "gpt2"}, metrics={"wikitext2/ppl": 29.41, "lambada/ppl": 35.13},
+        num_params=124_000_000, source="huggingface", converter="zoo.text.gpt:hf_gpt2_state", recipe=_GPT2_ZERO_SHOT,
+    ),
+    "t5_small": Weights(
+        tag="t5-small", url="hf://google-t5/t5-small", sha256="", license="apache-2.0", categories=(),
+        preprocessing={"tokenizer": "t5-small"}, metrics={}, num_params=60_000_000, source="huggingface",
+        converter="zoo.text.t5:hf_t5_state", recipe="Raffel et al. 2020, arXiv:1910.10683",
+    ),
+}  # fmt: skip
+for _model_name, _weights in _HUGGING_FACE.items():
+    register_weights(_model_name, _weights)

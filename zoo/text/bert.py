@@ -23,8 +23,6 @@ on a :class:`BertClassifier` takes over every encoder tensor and starts the pool
 
 from __future__ import annotations
 
-import json
-import logging
 import re
 import warnings
 from pathlib import Path
@@ -40,6 +38,7 @@ from zoo.layers.transformer import PostNormBlock, TransformerBlock, init_normal_
 from zoo.registry import register_model
 from zoo.tasks import MaskedLM, OptimArgs, TextClassifier
 from zoo.tasks.classification import ClassificationTask
+from zoo.text.hf_weights import read_hf_folder, report_converted
 from zoo.text.transformer import Pooling, check_length, pool
 
 __all__ = [
@@ -51,10 +50,7 @@ __all__ = [
     "from_hf_folder",
     "hf_bert_args",
     "hf_bert_state",
-    "is_hf_bert_folder",
 ]
-
-log = logging.getLogger(__name__)
 
 
 class BertEncoder(nn.Module):
@@ -355,22 +351,6 @@ def hf_bert_state(state: dict[str, Tensor], config: dict[str, Any]) -> dict[str,
     return converted
 
 
-def _read_hf_state(folder: Path) -> dict[str, Tensor]:
-    if (folder / "model.safetensors").is_file():
-        from safetensors.torch import load_file
-
-        return load_file(folder / "model.safetensors")
-    if (folder / "pytorch_model.bin").is_file():
-        return torch.load(folder / "pytorch_model.bin", map_location="cpu", weights_only=True)
-    raise UserError(f"{folder} has no model.safetensors or pytorch_model.bin")
-
-
-def is_hf_bert_folder(path: str | Path) -> bool:
-    """Whether ``path`` holds a Hugging Face ``config.json`` with ``model_type == "bert"``."""
-    config = Path(path) / "config.json"
-    return config.is_file() and json.loads(config.read_text()).get("model_type") == "bert"
-
-
 def from_hf_folder(path: str | Path, **overrides: Any) -> BertPretraining | BertClassifier:
     """The zoo BERT of a Hugging Face model folder (``config.json`` + weights), converted exactly.
 
@@ -383,11 +363,8 @@ def from_hf_folder(path: str | Path, **overrides: Any) -> BertPretraining | Bert
         path: the folder.
         overrides: arguments replacing those read from the config (``num_classes=3``, ``dropout=0.0`` ...).
     """
-    folder = Path(path)
-    if not (folder / "config.json").is_file():
-        raise UserError(f"{folder} has no config.json: not a Hugging Face model folder")
-    config = json.loads((folder / "config.json").read_text())
-    state = hf_bert_state(_read_hf_state(folder), config)
+    config, source = read_hf_folder(path)
+    state = hf_bert_state(source, config)
     args = hf_bert_args(config)
     model: BertPretraining | BertClassifier
     if "decoder_bias" in state:
@@ -401,10 +378,10 @@ def from_hf_folder(path: str | Path, **overrides: Any) -> BertPretraining | Bert
         model = BertClassifier(**{**args, **cls_args, **overrides})
     report = model.net.load_state_dict(state, strict=False)
     if report.unexpected_keys:
-        raise UserError(f"{folder}: tensors without a place in {type(model).__name__}: {report.unexpected_keys}")
+        raise UserError(f"{path}: tensors without a place in {type(model).__name__}: {report.unexpected_keys}")
     if report.missing_keys:
-        warnings.warn(f"{folder}: kept the fresh initialisation of {report.missing_keys}", stacklevel=2)
-    log.info("converted %d tensors from %s into %s", len(state), folder, type(model).__name__)
+        warnings.warn(f"{path}: kept the fresh initialisation of {report.missing_keys}", stacklevel=2)
+    report_converted(len(state), config, path, model)
     return model
 
 

@@ -15,6 +15,7 @@ nanoGPT's Shakespeare-character model (6 layers, 6 heads, 384 wide).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Unpack
 
 import torch
@@ -29,10 +30,10 @@ from zoo.registry import register_model
 from zoo.tasks import CausalLM, OptimArgs
 from zoo.tasks.base import inference
 from zoo.tasks.language import sample_next
-from zoo.text.hf_weights import check_state_keys, config_value
+from zoo.text.hf_weights import check_state_keys, config_value, read_hf_folder, report_converted
 from zoo.text.transformer import check_length
 
-__all__ = ["GPT", "GPTNet", "hf_gpt2_args", "hf_gpt2_state"]
+__all__ = ["GPT", "GPTNet", "from_hf_folder", "hf_gpt2_args", "hf_gpt2_state"]
 
 
 class GPTNet(nn.Module):
@@ -266,6 +267,21 @@ def hf_gpt2_state(state: dict[str, Tensor], config: dict[str, Any]) -> dict[str,
             for p in ("weight", "bias"):
                 out[f"{b}{zoo_norm}.{p}"] = get(f"{h}{hf_norm}.{p}")
     return out
+
+
+def from_hf_folder(path: str | Path, **overrides: Any) -> GPT:
+    """The zoo GPT of a Hugging Face GPT-2 model folder (``config.json`` + weights), converted exactly.
+
+    Args:
+        path: the folder ``GPT2LMHeadModel.save_pretrained`` wrote.
+        overrides: arguments replacing those read from the config that keep the shapes (``dropout=0.0`` ...).
+    """
+    config, source = read_hf_folder(path)
+    state = hf_gpt2_state(source, config)
+    model = GPT(**{**hf_gpt2_args(config), **overrides})
+    model.net.load_state_dict(state)  # strict: the converter mapped every tensor
+    report_converted(len(state), config, path, model)
+    return model
 
 
 _REF = "Radford et al. 2018 (GPT), 2019 (GPT-2); weight tying: Press & Wolf 2017, arXiv:1608.05859"

@@ -3,18 +3,24 @@
 A converter maps a transformers state dict onto a zoo network's own names exactly; a key it does
 not know, or one it needs and does not find, is the user's file not matching the architecture, so
 it is a :class:`~datamodules.errors.UserError` that names the keys.
+
+A Hugging Face model folder (what ``save_pretrained`` writes) is ``config.json`` and the weights,
+``model.safetensors`` or ``pytorch_model.bin``; :func:`read_hf_folder` reads both for every family.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Mapping
+from pathlib import Path
 from typing import Any
 
+import torch
 from torch import Tensor
 
 from datamodules.errors import UserError
 
-__all__ = ["check_state_keys", "config_value"]
+__all__ = ["check_state_keys", "config_value", "read_hf_folder", "report_converted"]
 
 
 def _listed(keys: Collection[str], limit: int = 8) -> str:
@@ -41,3 +47,30 @@ def check_state_keys(state: Mapping[str, Tensor], expected: Collection[str], sou
 def config_value(config: Mapping[str, Any], key: str, defaults: Mapping[str, Any]) -> Any:
     """``config[key]``, else transformers' default for it (a ``config.json`` may omit default values)."""
     return config.get(key, defaults[key])
+
+
+def read_hf_folder(path: str | Path) -> tuple[dict[str, Any], dict[str, Tensor]]:
+    """``(config, state)`` of a Hugging Face model folder: its parsed ``config.json`` and its tensors.
+
+    ``model.safetensors`` is preferred; ``pytorch_model.bin`` is read with ``torch.load(weights_only=True)``
+    (tensors only: nothing executes on load).
+    """
+    folder = Path(path)
+    if not (folder / "config.json").is_file():
+        raise UserError(f"{folder} has no config.json: not a Hugging Face model folder")
+    config = json.loads((folder / "config.json").read_text())
+    if (folder / "model.safetensors").is_file():
+        from safetensors.torch import load_file
+
+        return config, load_file(folder / "model.safetensors")
+    if (folder / "pytorch_model.bin").is_file():
+        return config, torch.load(folder / "pytorch_model.bin", map_location="cpu", weights_only=True)
+    raise UserError(f"{folder} has no model.safetensors or pytorch_model.bin")
+
+
+def report_converted(count: int, config: Mapping[str, Any], folder: str | Path, model: object) -> None:
+    """Say what a folder loader converted: ``converted 148 tensors of a Hugging Face gpt2 checkpoint ...``."""
+    from lightning.pytorch.utilities import rank_zero_info
+
+    kind, into = config.get("model_type", "?"), type(model).__name__
+    rank_zero_info(f"converted {count} tensors of a Hugging Face {kind} checkpoint ({folder}) into {into}")

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Unpack
 
 import torch
@@ -40,11 +41,11 @@ from zoo.layers.attention import KVCache, sdpa_mask
 from zoo.layers.transformer import Activation, TransformerBlock
 from zoo.registry import register_model
 from zoo.tasks import OptimArgs, Seq2Seq
-from zoo.text.hf_weights import check_state_keys, config_value
+from zoo.text.hf_weights import check_state_keys, config_value, read_hf_folder, report_converted
 from zoo.text.transformer import check_length
 
 __all__ = [
-    "T5", "DecodingState", "RelativePositionBias", "T5Net", "T5Stack", "hf_t5_args", "hf_t5_state",
+    "T5", "DecodingState", "RelativePositionBias", "T5Net", "T5Stack", "from_hf_folder", "hf_t5_args", "hf_t5_state",
     "relative_position_bucket",
 ]  # fmt: skip
 
@@ -395,6 +396,21 @@ def hf_t5_state(state: dict[str, Tensor], config: dict[str, Any]) -> dict[str, T
             raise UserError(f"{tied} differs from shared.weight: the zoo's T5 ties them")
     check_state_keys(src, names, "T5")
     return {zoo_name: src[hf_name] for hf_name, zoo_name in names.items()}
+
+
+def from_hf_folder(path: str | Path, **overrides: Any) -> T5:
+    """The zoo T5 of a Hugging Face T5 model folder (``config.json`` + weights), converted exactly.
+
+    Args:
+        path: the folder ``T5ForConditionalGeneration.save_pretrained`` wrote.
+        overrides: arguments replacing those read from the config that keep the shapes (``dropout=0.0`` ...).
+    """
+    config, source = read_hf_folder(path)
+    state = hf_t5_state(source, config)
+    model = T5(**{**hf_t5_args(config), **overrides})
+    model.net.load_state_dict(state)  # strict: the converter mapped every tensor
+    report_converted(len(state), config, path, model)
+    return model
 
 
 _REF = "Raffel et al. 2020, arXiv:1910.10683"
