@@ -15,13 +15,15 @@ import numpy as np
 import pytest
 import torch
 import torchvision
-from lightning.pytorch import Callback
+from lightning.pytorch import Callback, Trainer
 from PIL import Image
 
+from tests.conftest import trainer_kwargs
+from tests.examples import ExampleDataModule
 from tests.test_cli import CONFIGS, quiet
 from zoo.cli import cli_main
 from zoo.hub import sha256_of
-from zoo.vision.resnet import torchvision_state
+from zoo.vision.resnet import ResNet, torchvision_state
 from zoo.weights import _WEIGHTS, get_weights
 
 RESNET18 = str(CONFIGS / "vision" / "resnet18.yaml")
@@ -104,3 +106,18 @@ def test_an_unknown_tag_is_an_error_naming_the_tags(tmp_path: Path, images: Path
     with pytest.raises(SystemExit):
         _fit(tmp_path, "IMAGENET9K", images)
     assert "resnet18 has no weights 'IMAGENET9K'; it has IMAGENET1K_V1" in capsys.readouterr().err
+
+
+def test_a_resumed_fit_keeps_its_checkpoint_and_does_not_load_the_weights_again(
+    tmp_path: Path, torchvision_file: Path
+) -> None:
+    model = ResNet(depth=18, num_classes=3, in_channels=3, image_size=32, pretrained=str(torchvision_file))
+    trainer = Trainer(**trainer_kwargs(tmp_path, max_steps=1, limit_val_batches=0))
+    trainer.fit(model, datamodule=ExampleDataModule(model))
+    trainer.save_checkpoint(tmp_path / "run.ckpt")
+    torchvision_file.unlink()  # a load now would fail: the resumed fit must not try
+    resumed = ResNet.load_from_checkpoint(tmp_path / "run.ckpt", weights_only=True)
+    assert resumed.preprocessing == model.preprocessing  # metadata only: no file needed
+    trainer = Trainer(**trainer_kwargs(tmp_path, max_steps=2, limit_val_batches=0))
+    trainer.fit(resumed, datamodule=ExampleDataModule(resumed), ckpt_path=tmp_path / "run.ckpt", weights_only=True)
+    assert trainer.global_step == 2

@@ -243,10 +243,8 @@ def weights_of(model: LightningModule, pretrained: str | bool) -> tuple[str, Wei
     if pretrained is True or str(pretrained).lower() in ("true", "default"):
         return name, get_weights(name), None
     path = Path(str(pretrained))
-    if path.is_file():
+    if path.suffix or len(path.parts) > 1 or path.is_file():  # a file (read at load time only), not a tag
         return name, get_weights(name), path
-    if path.suffix:  # a file name, not a tag
-        raise UserError(f"pretrained={pretrained}: no such file")
     return name, get_weights(name, str(pretrained)), None
 
 
@@ -261,6 +259,8 @@ def load_into(model: LightningModule, pretrained: str | bool) -> None:
     from zoo.convert import is_flat_state, load_converted
 
     name, weights, path = weights_of(model, pretrained)
+    if path is not None and not path.is_file():
+        raise UserError(f"pretrained={pretrained}: no such file")
     if path is None:
         _converter(weights)  # before a download: is there a converter at all?
     state = torch.load(path or fetch_weights(weights), map_location="cpu", weights_only=True)

@@ -199,11 +199,11 @@ class ImageClassifier(Classifier):
     def preprocessing(self, value: dict[str, Any] | None) -> None:
         self._preprocessing = value
 
-    def setup(self, stage: str) -> None:
-        super().setup(stage)
-        resuming = self._trainer is not None and self.trainer.ckpt_path is not None
-        if stage == "fit" and not self._pretrained_loaded and not resuming:
-            self.load_pretrained_weights()
+    def on_fit_start(self) -> None:
+        super().on_fit_start()
+        # here, not in setup: Lightning sets ckpt_path when it restores the checkpoint, after setup
+        if not self._pretrained_loaded and self.trainer.ckpt_path is None:
+            self.load_pretrained_weights()  # into the parameters in place: the optimizer keeps them
 
     def load_pretrained_weights(self) -> None:
         """Load the ``pretrained`` weights into ``net`` now (``fit`` does it when it starts)."""
