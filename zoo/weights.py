@@ -46,6 +46,8 @@ __all__ = [
     "fetch_weights",
     "load_weights",
     "load_torchvision_file",
+    "weights_of",
+    "load_into",
 ]
 
 
@@ -225,6 +227,78 @@ def load_torchvision_file(model_name: str, path: str | Path, **overrides: Any) -
     if not is_flat_state(state):
         return None
     return _load_state(model_name, state, get_weights(model_name), str(path), **overrides)
+
+
+# -- fine-tuning: official weights into a model built from a config -------------------------------
+# set by the data, or regularisation only: the same tensors either way
+_NOT_ARCHITECTURE = ("num_classes", "in_channels", "image_size", "dropout")
+
+
+def _same(a: Any, b: Any) -> bool:
+    listed = (tuple, list)
+    return list(a) == list(b) if isinstance(a, listed) and isinstance(b, listed) else a == b
+
+
+def _preset_of(model: LightningModule) -> str:
+    """The registered preset with weights that ``model`` is built as: its class and architecture arguments."""
+    hparams = dict(model.hparams)
+    for name in _WEIGHTS:
+        card = get_card(name)
+        architecture = {k: v for k, v in card.preset.items() if k not in _NOT_ARCHITECTURE}
+        if card.cls is type(model) and all(_same(hparams.get(k), v) for k, v in architecture.items()):
+            return name
+    with_weights = ", ".join(n for n in _WEIGHTS if get_card(n).cls is type(model)) or "none"
+    raise UserError(f"this {type(model).__name__} is no preset with official weights (its presets with weights: "
+                    f"{with_weights}); drop pretrained, or build one of those")  # fmt: skip
+
+
+def weights_of(model: LightningModule, pretrained: str | bool) -> tuple[str, Weights, Path | None]:
+    """What ``pretrained`` names for ``model``: ``(preset name, weights entry, local file or None)``.
+
+    Args:
+        pretrained: a tag of the preset's weights (``IMAGENET1K_V2``), ``true``/``DEFAULT`` for the
+            default one, or a torchvision-format ``.pth`` file (its preprocessing: the default entry's).
+    """
+    name = _preset_of(model)
+    if pretrained is True or str(pretrained).lower() in ("true", "default"):
+        return name, get_weights(name), None
+    path = Path(str(pretrained))
+    if path.suffix or len(path.parts) > 1 or path.is_file():  # a file (read at load time only), not a tag
+        return name, get_weights(name), path
+    return name, get_weights(name, str(pretrained)), None
+
+
+def load_into(model: LightningModule, pretrained: str | bool) -> None:
+    """Fetch and convert the weights ``pretrained`` names (see :func:`weights_of`) into ``model.net``.
+
+    A head whose size differs (the user's ``num_classes``) is left as built, freshly initialised, and
+    reported; any other tensor that does not fit is an error.
+    """
+    from lightning.pytorch.utilities import rank_zero_info
+
+    from zoo.convert import is_flat_state, load_converted
+
+    name, weights, path = weights_of(model, pretrained)
+    if path is not None and not path.is_file():
+        raise UserError(f"pretrained={pretrained}: no such file")
+    if path is None:
+        _converter(weights)  # before a download: is there a converter at all?
+    state = torch.load(path or fetch_weights(weights), map_location="cpu", weights_only=True)
+    if not is_flat_state(state):
+        raise UserError(f"{path}: not a torchvision state dict file (a flat dict of tensors)")
+    converted = _converter(weights)(state)
+    mismatched = load_converted(model.net, converted, f"the {name} weights")
+    own = model.net.state_dict()
+    outputs = getattr(model, "num_outputs", None)
+    not_head = [k for k in mismatched if own[k].shape[0] != outputs or own[k].shape[1:] != converted[k].shape[1:]]
+    if not_head:
+        shapes = ", ".join(f"{k} {tuple(converted[k].shape)} (here {tuple(own[k].shape)})" for k in not_head)
+        raise UserError(f"the {name} weights do not fit this model: {shapes}")
+    origin = str(path) if path is not None else weights.tag
+    report = f"{name}: converted {len(converted)} tensors from {weights.source} ({origin})"
+    if mismatched:
+        report += f"; new head for {model.num_classes} classes (re-initialised {', '.join(mismatched)})"
+    rank_zero_info(report)
 
 
 # -- the torchvision entries -----------------------------------------------------------------------

@@ -153,12 +153,17 @@ class Classifier(ZooModule):
 
 
 class ImageClassifier(Classifier):
-    """Task base for image classifiers: adds the input geometry every image model needs.
+    """Task base for image classifiers: adds the input geometry every image model needs, and official weights.
 
     Args:
         in_channels: image channels (1 grayscale, 3 RGB); from the datamodule by default.
         image_size: input height = width in pixels; from the datamodule by default, and the
             datamodule resizes to it when the model sets it.
+        pretrained: start ``fit`` from official weights (:mod:`zoo.weights`) of the preset this model
+            is built as: a tag (``IMAGENET1K_V2``), ``true``/``DEFAULT`` for the default one, or a
+            torchvision-format ``.pth`` file. They are loaded when ``fit`` starts (not when it resumes
+            from a checkpoint); a head of another size (``num_classes`` of the data) is re-initialised
+            and reported; the datamodule prepares images with the weights' ``preprocessing``.
     """
 
     def __init__(
@@ -168,11 +173,44 @@ class ImageClassifier(Classifier):
         image_size: int | None = None,
         task: ClassificationTask | None = None,
         label_smoothing: float = 0.0,
+        pretrained: str | None = None,
         **optim: Unpack[OptimArgs],
     ) -> None:
         super().__init__(num_classes=num_classes, task=task, label_smoothing=label_smoothing, **optim)
         self.in_channels = require("in_channels", in_channels)
         self.image_size = require("image_size", image_size)
+        self.pretrained = pretrained
+        self._pretrained_loaded = pretrained is None  # nothing to load
+        self._preprocessing: dict[str, Any] | None = None
+
+    @property
+    def preprocessing(self) -> dict[str, Any] | None:
+        """How inputs are prepared (``crop_size``, ``resize_size``, ``mean``, ``std``): the ``pretrained``
+        weights' (read from their entry, no download), else ``None`` (the data's own statistics)."""
+        if self._preprocessing is None and self.pretrained is not None:
+            # resolved on first use: the family's architecture arguments are saved after this __init__
+            from zoo.weights import weights_of
+
+            prep = weights_of(self, self.pretrained)[1].preprocessing
+            self._preprocessing = {k: prep[k] for k in ("crop_size", "resize_size", "mean", "std")}
+        return self._preprocessing
+
+    @preprocessing.setter
+    def preprocessing(self, value: dict[str, Any] | None) -> None:
+        self._preprocessing = value
+
+    def on_fit_start(self) -> None:
+        super().on_fit_start()
+        # here, not in setup: Lightning sets ckpt_path when it restores the checkpoint, after setup
+        if not self._pretrained_loaded and self.trainer.ckpt_path is None:
+            self.load_pretrained_weights()  # into the parameters in place: the optimizer keeps them
+
+    def load_pretrained_weights(self) -> None:
+        """Load the ``pretrained`` weights into ``net`` now (``fit`` does it when it starts)."""
+        from zoo.weights import load_into
+
+        load_into(self, self.pretrained)
+        self._pretrained_loaded = True
 
     def example_input(self, batch_size: int = 2) -> Tensor:
         return torch.randn(batch_size, self.in_channels, self.image_size, self.image_size)

@@ -101,9 +101,10 @@ class DenseNet(ImageClassifier):
         image_size: int | None = None,
         task: ClassificationTask | None = None,
         label_smoothing: float = 0.0,
+        pretrained: str | None = None,
         **optim: Unpack[OptimArgs],
     ) -> None:
-        super().__init__(num_classes, in_channels, image_size, task, label_smoothing, **optim)
+        super().__init__(num_classes, in_channels, image_size, task, label_smoothing, pretrained, **optim)
         self.save_hyperparameters()
         self.net = DenseNetNet(
             self.in_channels, self.num_outputs, tuple(blocks), growth_rate, stem, stem_channels, bn_size,

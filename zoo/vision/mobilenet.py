@@ -107,9 +107,10 @@ class MobileNet(ImageClassifier):
         image_size: int | None = None,
         task: ClassificationTask | None = None,
         label_smoothing: float = 0.0,
+        pretrained: str | None = None,
         **optim: Unpack[OptimArgs],
     ) -> None:
-        super().__init__(num_classes, in_channels, image_size, task, label_smoothing, **optim)
+        super().__init__(num_classes, in_channels, image_size, task, label_smoothing, pretrained, **optim)
         self.save_hyperparameters()
         if version not in (1, 2):
             raise UserError(f"MobileNet version must be 1 or 2, got {version}")

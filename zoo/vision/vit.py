@@ -123,9 +123,10 @@ class ViT(ImageClassifier):
         image_size: int | None = None,
         task: ClassificationTask | None = None,
         label_smoothing: float = 0.0,
+        pretrained: str | None = None,
         **optim: Unpack[OptimArgs],
     ) -> None:
-        super().__init__(num_classes, in_channels, image_size, task, label_smoothing, **optim)
+        super().__init__(num_classes, in_channels, image_size, task, label_smoothing, pretrained, **optim)
         self.save_hyperparameters()
         self.net = ViTNet(
             self.in_channels, self.num_outputs, self.image_size, patch_size, dim, depth, num_heads, mlp_ratio,
