@@ -30,7 +30,7 @@ from zoo.registry import register_model
 from zoo.tasks import CausalLM, OptimArgs
 from zoo.tasks.base import inference
 from zoo.tasks.language import sample_next
-from zoo.text.hf_weights import check_state_keys, config_value, read_hf_folder, report_converted
+from zoo.text.hf_weights import check_state_keys, config_value, convert_hf_folder
 from zoo.text.transformer import check_length
 
 __all__ = ["GPT", "GPTNet", "from_hf_folder", "hf_gpt2_args", "hf_gpt2_state"]
@@ -276,12 +276,7 @@ def from_hf_folder(path: str | Path, **overrides: Any) -> GPT:
         path: the folder ``GPT2LMHeadModel.save_pretrained`` wrote.
         overrides: arguments replacing those read from the config that keep the shapes (``dropout=0.0`` ...).
     """
-    config, source = read_hf_folder(path)
-    state = hf_gpt2_state(source, config)
-    model = GPT(**{**hf_gpt2_args(config), **overrides})
-    model.net.load_state_dict(state)  # strict: the converter mapped every tensor
-    report_converted(len(state), config, path, model)
-    return model
+    return convert_hf_folder(path, GPT, hf_gpt2_args, hf_gpt2_state, overrides)
 
 
 _REF = "Radford et al. 2018 (GPT), 2019 (GPT-2); weight tying: Press & Wolf 2017, arXiv:1608.05859"

@@ -11,7 +11,7 @@ A Hugging Face model folder (what ``save_pretrained`` writes) is ``config.json``
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from torch import Tensor
 
 from datamodules.errors import UserError
 
-__all__ = ["check_state_keys", "config_value", "read_hf_folder", "report_converted"]
+__all__ = ["check_state_keys", "config_value", "convert_hf_folder", "read_hf_folder", "report_converted"]
 
 
 def _listed(keys: Collection[str], limit: int = 8) -> str:
@@ -74,3 +74,23 @@ def report_converted(count: int, config: Mapping[str, Any], folder: str | Path, 
 
     kind, into = config.get("model_type", "?"), type(model).__name__
     rank_zero_info(f"converted {count} tensors of a Hugging Face {kind} checkpoint ({folder}) into {into}")
+
+
+def convert_hf_folder(
+    path: str | Path,
+    cls: Callable[..., Any],
+    args_of: Callable[[dict[str, Any]], dict[str, Any]],
+    state_of: Callable[[dict[str, Tensor], dict[str, Any]], dict[str, Tensor]],
+    overrides: Mapping[str, Any],
+) -> Any:
+    """``cls`` built from a Hugging Face folder's config (``args_of``) with its converted weights (``state_of``).
+
+    ``overrides`` replace arguments read from the config that keep the shapes (``dropout=0.0`` ...); the
+    converter maps every tensor, so the load is strict.
+    """
+    config, source = read_hf_folder(path)
+    state = state_of(source, config)
+    model = cls(**{**args_of(config), **overrides})
+    model.net.load_state_dict(state)
+    report_converted(len(state), config, path, model)
+    return model

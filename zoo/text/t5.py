@@ -41,7 +41,7 @@ from zoo.layers.attention import KVCache, sdpa_mask
 from zoo.layers.transformer import Activation, TransformerBlock
 from zoo.registry import register_model
 from zoo.tasks import OptimArgs, Seq2Seq
-from zoo.text.hf_weights import check_state_keys, config_value, read_hf_folder, report_converted
+from zoo.text.hf_weights import check_state_keys, config_value, convert_hf_folder
 from zoo.text.transformer import check_length
 
 __all__ = [
@@ -405,12 +405,7 @@ def from_hf_folder(path: str | Path, **overrides: Any) -> T5:
         path: the folder ``T5ForConditionalGeneration.save_pretrained`` wrote.
         overrides: arguments replacing those read from the config that keep the shapes (``dropout=0.0`` ...).
     """
-    config, source = read_hf_folder(path)
-    state = hf_t5_state(source, config)
-    model = T5(**{**hf_t5_args(config), **overrides})
-    model.net.load_state_dict(state)  # strict: the converter mapped every tensor
-    report_converted(len(state), config, path, model)
-    return model
+    return convert_hf_folder(path, T5, hf_t5_args, hf_t5_state, overrides)
 
 
 _REF = "Raffel et al. 2020, arXiv:1910.10683"
