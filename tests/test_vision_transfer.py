@@ -167,3 +167,20 @@ def test_errors_name_what_is_wrong(tmp_path: Path, monkeypatch: Any) -> None:
     torch.save(torchvision.models.resnet34().state_dict(), wrong)
     with pytest.raises(ValueError, match="do not fit the backbone"):
         PretrainedClassifier("resnet18", weights=None, weights_file=str(wrong), num_classes=3).load_backbone_weights()
+
+
+def test_a_resumed_transfer_fit_does_not_read_the_backbone_weights_again(
+    tmp_path: Path, folder: Path, reference_state: dict[str, torch.Tensor]
+) -> None:
+    path = tmp_path / "backbone.pth"
+    torch.save(reference_state, path)
+    args = dict(backbone="resnet18", weights=None, weights_file=str(path), crop_size=32, num_classes=3)
+    data = ImageDataModule(path=str(folder), batch_size=4)
+    trainer = _fit(PretrainedClassifier(**args), data, tmp_path, enable_checkpointing=True)
+    ckpt = tmp_path / "stopped.ckpt"
+    trainer.save_checkpoint(ckpt)
+    path.unlink()  # the checkpoint holds the weights now: a resume must not need the file (or the network)
+    resumed = Trainer(**trainer_kwargs(tmp_path, max_epochs=2, limit_train_batches=2, limit_val_batches=1))
+    resumed.fit(PretrainedClassifier(**args), datamodule=ImageDataModule(path=str(folder), batch_size=4),
+                ckpt_path=ckpt)  # fmt: skip
+    assert resumed.current_epoch == 2

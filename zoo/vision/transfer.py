@@ -203,11 +203,14 @@ class PretrainedClassifier(ImageClassifier):
         self._weights_loaded = True
         rank_zero_info(f"Loaded the {backbone} backbone from {source}")
 
+    def on_fit_start(self) -> None:
+        super().on_fit_start()
+        # here, not in setup: Lightning sets ckpt_path when it restores the checkpoint, after setup
+        if not self._weights_loaded and self.trainer.ckpt_path is None:
+            self.load_backbone_weights()  # in place: the optimizer and DDP keep the same tensors
+
     def setup(self, stage: str) -> None:
         super().setup(stage)
-        resuming = self._trainer is not None and self.trainer.ckpt_path is not None
-        if stage == "fit" and not self._weights_loaded and not resuming:
-            self.load_backbone_weights()
         distributed = self._trainer is not None and self.trainer.world_size > 1
         if stage == "fit" and distributed and self._frozen and self.hparams.strategy == "freeze_then_unfreeze":
             # DDP registers for gradient averaging only the tensors that require grad when it wraps the
