@@ -7,22 +7,20 @@ the metrics and the shared step; an architecture subclasses its task base and bu
 from __future__ import annotations
 
 import functools
-import os
-import random
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar, Unpack
 
 import numpy as np
 import torch
-from lightning.pytorch import LightningModule, Trainer
+from lightning.pytorch import LightningModule
 from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor, nn
 from torchmetrics import MeanMetric, Metric
 
 from datamodules.errors import UserError
 from zoo.tasks.optim import OptimArgs, build_optimizer, build_scheduler, resolve_optim
-from zoo.tasks.resume import resume_fit, resume_state
+from zoo.tasks.resume import resume_fit, resume_state, seed_per_rank
 
 __all__ = ["ZooModule", "batch_inputs", "require"]
 
@@ -41,23 +39,6 @@ def batch_inputs(batch: Any) -> Any:
     if isinstance(batch, (tuple, list)):
         return batch[0]
     return batch
-
-
-def _seed_per_rank(trainer: Trainer) -> None:
-    """Under DDP, reseed the global RNGs (torch, numpy, random) of every rank but 0 with ``seed + rank``.
-
-    ``seed_everything`` gives every process the same seed, so every rank would draw the same dropout
-    masks and augmentations, and the global batch would repeat each one ``world_size`` times. Rank 0
-    keeps its stream, so a one-process run is unaffected; the seed still fixes every rank's stream, so
-    a run stays reproducible. Called at the start of ``fit``, after every rank built the same weights.
-    """
-    if trainer.world_size == 1 or trainer.global_rank == 0:
-        return
-    # seed_everything's seed (PL_GLOBAL_SEED); without one, torch's own (fixed unless seeded)
-    seed = int(os.environ.get("PL_GLOBAL_SEED", torch.initial_seed())) + trainer.global_rank
-    torch.manual_seed(seed)  # CPU and every GPU
-    np.random.seed(seed % 2**32)
-    random.seed(seed)
 
 
 F_ = TypeVar("F_", bound=Callable[..., Any])
@@ -111,7 +92,7 @@ class ZooModule(LightningModule):
                 if isinstance(module, Metric):
                     module.reset()
             if self._trainer is not None:
-                _seed_per_rank(self._trainer)
+                seed_per_rank(self._trainer)
         datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
         if datamodule is None:
             return

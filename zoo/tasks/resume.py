@@ -1,5 +1,6 @@
-"""What an exactly resumed run needs beyond Lightning's checkpoint: the RNG streams, and a schedule
-re-planned when the budget changed.
+"""The random streams of a fit, and what an exactly resumed run needs beyond Lightning's checkpoint: the
+streams of every rank (each its own, :func:`seed_per_rank`), and a schedule re-planned when the budget
+changed.
 
 Lightning saves weights, optimizers, schedulers and loop counters; the random streams (dropout,
 augmentation, GAN noise) are the zoo's to save, or a resumed run draws other noise than the run it
@@ -11,6 +12,7 @@ Every value is a tensor, a number or a tuple of numbers, so checkpoints still lo
 
 from __future__ import annotations
 
+import os
 import random
 from typing import Any
 
@@ -19,7 +21,7 @@ import torch
 
 from zoo.tasks.optim import replan_schedule
 
-__all__ = ["capture_rng", "restore_rng", "resume_fit", "resume_state"]
+__all__ = ["capture_rng", "restore_rng", "resume_fit", "resume_state", "seed_per_rank"]
 
 
 def capture_rng() -> dict[str, Any]:
@@ -44,6 +46,23 @@ def restore_rng(state: dict[str, Any]) -> None:
     random.setstate((version, tuple(internal), gauss_next))
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def seed_per_rank(trainer: Any) -> None:
+    """Under DDP, reseed the global RNGs (torch, numpy, random) of every rank but 0 with ``seed + rank``.
+
+    ``seed_everything`` gives every process the same seed, so every rank would draw the same dropout
+    masks and augmentations, and the global batch would repeat each one ``world_size`` times. Rank 0
+    keeps its stream, so a one-process run is unaffected; the seed still fixes every rank's stream, so
+    a run stays reproducible. Called at the start of ``fit``, after every rank built the same weights.
+    """
+    if trainer.world_size == 1 or trainer.global_rank == 0:
+        return
+    # seed_everything's seed (PL_GLOBAL_SEED); without one, torch's own (fixed unless seeded)
+    seed = int(os.environ.get("PL_GLOBAL_SEED", torch.initial_seed())) + trainer.global_rank
+    torch.manual_seed(seed)  # CPU and every GPU
+    np.random.seed(seed % 2**32)
+    random.seed(seed)
 
 
 def gather_rng(trainer: Any) -> list[dict[str, Any]]:
