@@ -52,7 +52,8 @@ def sdpa_mask(
     if causal and (mask is not None or attn_bias is not None or t != s):
         # SDPA's is_causal aligns the triangle top-left and excludes a mask: fold causality in,
         # aligned bottom-right so that the last query sees every key (decoding with a cache)
-        tri = torch.ones(t, s, dtype=torch.bool, device=device).tril(s - t)
+        # (a comparison of positions, not ``tril``: it exports with symbolic t and s)
+        tri = torch.arange(s, device=device)[None, :] <= torch.arange(t, device=device)[:, None] + (s - t)  # (T, S)
         mask = tri if mask is None else mask & tri
         causal = False
     if attn_bias is not None:  # one float mask: the bias, -inf where the boolean mask forbids
