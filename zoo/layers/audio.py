@@ -17,7 +17,7 @@ with ``torch.stft`` wherever it runs (GPU included). The pieces:
   normalised features in training (set to 0, the training mean); time warping is left out.
 
 Features are computed in float32 even under mixed precision (the STFT and the dB scale need
-the range). For export (:mod:`zoo.export`) ``export_friendly = True`` computes the same power
+the range). For export (:mod:`zoo.exporting`) ``export_friendly = True`` computes the same power
 spectrogram as a real-valued DFT (framing, window and two matrix products), since the complex
 ``torch.stft`` does not export to ONNX. Shapes: waveform ``(B, 1, T)``, spectrogram ``(B, n_fft/2+1, frames)``, log-mel
 ``(B, n_mels, frames)``, MFCC ``(B, n_mfcc, frames)``, with ``frames = 1 + T // hop``.

@@ -1,4 +1,4 @@
-"""Writing a :class:`~zoo.export.graphs.Graph` as an ONNX file, with the metadata a deployment reads.
+"""Writing a :class:`~zoo.exporting.graphs.Graph` as an ONNX file, with the metadata a deployment reads.
 
 The graph goes through ``torch.onnx.export(..., dynamo=True)`` (``torch.export`` then the ONNX
 translation and optimiser), with its dynamic axes. ``metadata_props`` hold JSON strings:
@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from zoo.export.graphs import Graph
+from zoo.exporting.graphs import Graph
 
 __all__ = ["read_metadata", "write_onnx"]
 

@@ -1,4 +1,4 @@
-"""Export a zoo model for deployment: ONNX, ``torch.export`` programs, TorchScript.
+"""Exporting a zoo model for deployment: ONNX, ``torch.export`` programs, TorchScript.
 
     import zoo
     paths = zoo.export(model, "resnet.onnx")                   # uint8 images in, probabilities out
@@ -8,9 +8,9 @@
     python -m zoo export runs/<run>/pretrained --format onnx --output model.onnx
 
 The graph takes what a deployment has and holds the preprocessing of the model's data card
-(:mod:`zoo.export.graphs`, :mod:`zoo.export.preprocess`); text models get their tokenizer beside
+(:mod:`zoo.exporting.graphs`, :mod:`zoo.exporting.preprocess`); text models get their tokenizer beside
 the file as ``tokenizer.json``; generative text models export decoding steps with their caches
-(:mod:`zoo.export.decoding`), and :mod:`zoo.export.runtime` runs greedy generation on them with
+(:mod:`zoo.exporting.decoding`), and :mod:`zoo.exporting.runtime` runs greedy generation on them with
 onnxruntime. onnx, onnxscript and onnxruntime are the ``export`` extra, imported only here.
 """
 
@@ -22,7 +22,7 @@ from typing import Literal
 from lightning.pytorch import LightningModule
 
 from datamodules.errors import UserError
-from zoo.export.graphs import Graph, graphs_for, parts_of
+from zoo.exporting.graphs import Graph, graphs_for, parts_of
 
 __all__ = ["FORMATS", "ExportFormat", "Graph", "export", "graphs_for", "parts_of"]
 
@@ -48,18 +48,19 @@ def export(
         format: ``onnx``, ``exported_program`` (``torch.export``, ``.pt2``) or ``torchscript``.
         part: what to export of a model of several parts (a GAN: ``generator``); see :func:`parts_of`.
     """
-    from zoo.export import formats
+    from zoo.exporting import formats
 
     if format not in FORMATS:
         raise UserError(f"format={format!r} is not one of {', '.join(FORMATS)}")
     output = Path(output)
     if output.is_dir():
-        raise UserError(f"--output {output} is a directory; give the file to write, e.g. {output / 'model'}{FORMATS[format]}")
+        example = f"{output / 'model'}{FORMATS[format]}"
+        raise UserError(f"--output {output} is a directory; give the file to write, e.g. {example}")
     graphs = graphs_for(model, part)
     output.parent.mkdir(parents=True, exist_ok=True)
     if format == "onnx":
         _require_onnx()
-        from zoo.export.onnx import write_onnx as write
+        from zoo.exporting.onnx import write_onnx as write
     else:
         write = formats.write_exported_program if format == "exported_program" else formats.write_torchscript
     written = [write(graph, path) for graph, path in zip(graphs, _paths(output, graphs), strict=True)]
@@ -72,7 +73,8 @@ def _require_onnx() -> None:
         import onnx  # noqa: F401
         import onnxscript  # noqa: F401
     except ImportError as err:
-        raise UserError(f"ONNX export needs the export extra ({err.name} is missing): pip install -e '.[export]'") from None
+        hint = f"ONNX export needs the export extra ({err.name} is missing): pip install -e '.[export]'"
+        raise UserError(hint) from None
 
 
 def _tokenizer_file(model: LightningModule, folder: Path) -> Path | None:
@@ -80,7 +82,7 @@ def _tokenizer_file(model: LightningModule, folder: Path) -> Path | None:
     if not card.get("tokenizer"):
         return None
     from datamodules.tokenizers import tokenizer_from_card
-    from zoo.export.tokenizer_json import tokenizer_json
+    from zoo.exporting.tokenizer_json import tokenizer_json
 
     path = folder / "tokenizer.json"
     path.write_text(tokenizer_json(tokenizer_from_card(card)), encoding="utf-8")

@@ -1,6 +1,6 @@
 """The PyTorch formats: ``torch.export`` programs (``.pt2``) and TorchScript (``.pt``).
 
-Both hold the same deployable module as the ONNX file (:mod:`zoo.export.graphs`), the metadata
+Both hold the same deployable module as the ONNX file (:mod:`zoo.exporting.graphs`), the metadata
 as ``zoo.json`` beside the code inside the archive. TorchScript comes from ``torch.jit.trace``,
 which records one batch's operations: the traced module is checked at another batch size against
 the eager one, and a module whose trace does not generalise is refused, naming the formats that work.
@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from datamodules.errors import UserError
-from zoo.export.graphs import Graph
+from zoo.exporting.graphs import Graph
 
 __all__ = ["write_exported_program", "write_torchscript"]
 

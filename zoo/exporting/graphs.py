@@ -1,8 +1,8 @@
 """The deployable graphs of a model: what a deployment sends in, the task's output out.
 
 :func:`graphs_for` turns a zoo model into one or more :class:`Graph` (a module, example inputs,
-names, dynamic axes and metadata) that every format writer (:mod:`zoo.export.onnx`,
-:mod:`zoo.export.formats`) exports the same way. By the model's task and modality:
+names, dynamic axes and metadata) that every format writer (:mod:`zoo.exporting.onnx`,
+:mod:`zoo.exporting.formats`) exports the same way. By the model's task and modality:
 
 - classifiers: ``uint8`` images ``(B, C, H, W)`` / float waveforms ``(B, num_samples)`` / token ids
   ``(B, T)`` / raw feature rows / raw series ``(B, C, L)`` → ``probabilities`` and ``logits``
@@ -27,7 +27,7 @@ from torch import Tensor, nn
 from torch.export import Dim
 
 from datamodules.errors import UserError
-from zoo.export import decoding, preprocess
+from zoo.exporting import decoding, preprocess
 from zoo.tasks import CausalLM, Classifier, Forecaster, MaskedLM, Regressor, Seq2Seq, ZooModule
 from zoo.tasks.autoencoder import AutoencoderBase
 from zoo.tasks.generative import GAN

@@ -9,7 +9,7 @@
   ``decoder`` graph, one target token a step with its cache (T5's self-attention keys and values,
   the GRU's state).
 
-:mod:`zoo.export.runtime` holds the onnxruntime greedy loops over these graphs.
+:mod:`zoo.exporting.runtime` holds the onnxruntime greedy loops over these graphs.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from torch.export import Dim
 from datamodules.errors import UserError
 
 if TYPE_CHECKING:
-    from zoo.export.graphs import Graph
+    from zoo.exporting.graphs import Graph
     from zoo.tasks import CausalLM, Seq2Seq
 
 __all__ = ["causal_lm_graphs", "seq2seq_graphs"]
@@ -88,7 +88,7 @@ class _RNNStep(nn.Module):
 
 
 def causal_lm_graphs(model: CausalLM, card: dict[str, Any], meta: dict[str, Any]) -> list[Graph]:
-    from zoo.export.graphs import Graph
+    from zoo.exporting.graphs import Graph
 
     batch, seq = Dim("batch", min=1, max=4096), Dim("sequence", min=1, max=model.max_seq_len)
     ids = torch.randint(0, model.vocab_size, (2, 3))
@@ -165,7 +165,9 @@ class _RNNDecoder(nn.Module):
         super().__init__()
         self.net = model.net
 
-    def forward(self, input_ids: Tensor, source_ids: Tensor, annotations: Tensor, state: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(
+        self, input_ids: Tensor, source_ids: Tensor, annotations: Tensor, state: Tensor
+    ) -> tuple[Tensor, Tensor]:
         from zoo.text.seq2seq_rnn import EncoderMemory
 
         memory = EncoderMemory(annotations, source_ids != self.net.pad_token_id, state)
@@ -174,7 +176,7 @@ class _RNNDecoder(nn.Module):
 
 
 def seq2seq_graphs(model: Seq2Seq, card: dict[str, Any], meta: dict[str, Any]) -> list[Graph]:
-    from zoo.export.graphs import Graph
+    from zoo.exporting.graphs import Graph
 
     batch = Dim("batch", min=1, max=4096)
     source = Dim("source", min=1, max=model.max_seq_len)

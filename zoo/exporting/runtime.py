@@ -1,6 +1,6 @@
 """Running exported ONNX files with onnxruntime (CPU): sessions, and greedy generation outside PyTorch.
 
-    from zoo.export import runtime
+    from zoo.exporting import runtime
     probs = runtime.run(runtime.session("resnet.onnx"), images=pixels)["probabilities"]
     ids = runtime.greedy_causal("gpt.onnx", prompt_ids, max_new_tokens=20)
     ids = runtime.greedy_seq2seq("t5_encoder.onnx", "t5_decoder.onnx", source_ids)
@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from zoo.export.onnx import read_metadata
+from zoo.exporting.onnx import read_metadata
 
 __all__ = ["greedy_causal", "greedy_seq2seq", "run", "session"]
 
