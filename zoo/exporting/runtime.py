@@ -76,10 +76,11 @@ def greedy_seq2seq(
     enc, dec = session(encoder), session(decoder)
     source = np.asarray(source, dtype=np.int64)
     bos, eos, pad = meta["bos_token_id"], meta["eos_token_id"], meta["pad_token_id"]
-    steps = min(max_new_tokens or meta["max_seq_len"], meta["max_seq_len"])
+    steps = max_new_tokens or meta["max_seq_len"]
     memory = run(enc, input_ids=source)
     batch = source.shape[0]
-    if meta["cache"]["kind"] == "keys_values":
+    if meta["cache"]["kind"] == "keys_values":  # T5: the positions its decoder has (as T5.generate)
+        steps = min(steps, meta["max_seq_len"])
         cache = {"past_keys": _empty_cache(meta, batch), "past_values": _empty_cache(meta, batch)}
         fixed = {"cross_keys": memory["cross_keys"], "cross_values": memory["cross_values"]}
     else:
