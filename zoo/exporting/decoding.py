@@ -3,11 +3,12 @@
 - GPT: one graph, ``input_ids (B, T)`` + ``past_keys`` / ``past_values (layers, B, heads, P, head_dim)``
   → ``logits (B, T, V)`` + ``present_keys`` / ``present_values`` (P + T positions). ``P = 0`` reads a
   prompt; then one token a step. The self-attention caches are plain tensors in and out.
-- RNN language models: ``input_ids`` + the recurrent state → logits + the next state.
+- RNN language models: one token ``input_ids (B, 1)`` + the recurrent state → logits + the next state
+  (``torch.export`` unrolls a recurrence over the steps it traces, so the graph reads one step).
 - Seq2seq (T5, the Bahdanau GRU): an ``encoder`` graph (source ids → what the decoder reads: T5's
   cross-attention keys and values, or the Bahdanau annotations and starting state) and a
   ``decoder`` graph, one target token a step with its cache (T5's self-attention keys and values,
-  the GRU's state).
+  the GRU's state). The GRU encoder reads sources padded to ``max_seq_len`` (its recurrence is unrolled).
 
 :mod:`zoo.exporting.runtime` holds the onnxruntime greedy loops over these graphs.
 """
@@ -22,6 +23,7 @@ from torch import Tensor, nn
 from torch.export import Dim
 
 from datamodules.errors import UserError
+from zoo.exporting.preprocess import pad_ids
 
 if TYPE_CHECKING:
     from zoo.exporting.graphs import Graph
@@ -105,13 +107,14 @@ def causal_lm_graphs(model: CausalLM, card: dict[str, Any], meta: dict[str, Any]
                       ({0: batch, 1: seq}, {1: batch, 3: length}, {1: batch, 3: length}), meta)]  # fmt: skip
     rnn = getattr(net, "rnn", None)
     if isinstance(rnn, (nn.LSTM, nn.GRU, nn.RNN)):
-        state = torch.randn(rnn.num_layers, 2, rnn.hidden_size)
+        # torch.export unrolls the recurrence over the steps it traces: one token a step (a prompt token by token)
+        state, token = torch.randn(rnn.num_layers, 2, rnn.hidden_size), ids[:, :1]
         lstm = isinstance(rnn, nn.LSTM)
         names = ["state_h", "state_c"] if lstm else ["state_h"]
         meta["cache"] = {"kind": "recurrent_state", "layers": rnn.num_layers, "hidden_size": rnn.hidden_size,
                          "names": names}  # fmt: skip
-        inputs = (ids, state, state.clone()) if lstm else (ids, state)
-        dynamic = ({0: batch, 1: seq}, *[{1: batch}] * len(names))
+        inputs = (token, state, state.clone()) if lstm else (token, state)
+        dynamic = ({0: batch}, *[{1: batch}] * len(names))
         return [Graph("model", _RNNStep(model), inputs, ["input_ids", *names],
                       ["logits", *[n.replace("state", "next_state") for n in names]], dynamic, meta)]  # fmt: skip
     raise UserError(f"{type(model).__name__}: zoo.export knows GPT's key/value cache and nn.LSTM/GRU/RNN states only")
@@ -203,14 +206,17 @@ def seq2seq_graphs(model: Seq2Seq, card: dict[str, Any], meta: dict[str, Any]) -
                   meta),
         ]  # fmt: skip
     if hasattr(net, "step") and hasattr(net, "encode"):  # the Bahdanau GRU
+        # the encoder's recurrence is unrolled over exactly max_seq_len source steps (padding masked)
+        src = pad_ids(src, model.max_seq_len, model.pad_token_id)
         enc = _RNNEncoder(model)
         with torch.no_grad():
             annotations, state = enc(src)
         meta["cache"] = {"kind": "recurrent_state", "hidden_size": int(state.shape[1])}
+        meta["source_length"] = model.max_seq_len
         return [
-            Graph("encoder", enc, (src,), ["input_ids"], ["annotations", "state"], ({0: batch, 1: source},), meta),
+            Graph("encoder", enc, (src,), ["input_ids"], ["annotations", "state"], ({0: batch},), meta),
             Graph("decoder", _RNNDecoder(model), (token, src, annotations, state),
                   ["input_ids", "source_ids", "annotations", "state"], ["logits", "next_state"],
-                  ({0: batch}, {0: batch, 1: source}, {0: batch, 1: source}, {0: batch}), meta),
+                  ({0: batch}, {0: batch}, {0: batch}, {0: batch}), meta),
         ]  # fmt: skip
     raise UserError(f"{type(model).__name__}: zoo.export knows T5's and the Bahdanau GRU's decoder steps only")

@@ -40,6 +40,9 @@ def write_torchscript(graph: Graph, path: Path) -> Path:
     """``torch.jit.trace`` the graph, check the trace at another batch size, save with ``zoo.json``."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # TracerWarnings and TorchScript's deprecation notice
+        lightning = [m for m in graph.module.modules() if hasattr(m, "_jit_is_scripting")]
+        for m in lightning:  # LightningModule's trainer properties raise unless it knows it is being traced
+            m._jit_is_scripting = True
         try:
             traced = torch.jit.trace(graph.module, graph.inputs, check_trace=False)
             wider = _wider(graph)
@@ -49,6 +52,9 @@ def write_torchscript(graph: Graph, path: Path) -> Path:
             same, reason = False, f"{type(err).__name__}: {str(err).splitlines()[0][:200]}"
         else:
             reason = "the trace computes other values at another batch size (it recorded shape-dependent steps)"
+        finally:
+            for m in lightning:
+                m._jit_is_scripting = False
         if not same:
             name = graph.metadata.get("class", "the model")
             raise UserError(f"{name} does not trace to TorchScript ({reason}); export it as onnx or exported_program")

@@ -20,7 +20,19 @@ from zoo.audio.base import AudioClassifier
 from zoo.tasks import Forecaster, ImageClassifier, MaskedLM, TextClassifier, ZooModule
 from zoo.timeseries.base import SeriesClassifier
 
-__all__ = ["Pixels", "TableRows", "SeriesNormalise", "inputs_for", "pixel_card"]
+__all__ = ["Pixels", "TableRows", "SeriesNormalise", "inputs_for", "pixel_card", "pad_ids", "unrolled"]
+
+
+def unrolled(model: nn.Module) -> bool:
+    """Whether ``model`` holds a recurrent layer: ``torch.export`` unrolls it over time, fixing the length."""
+    from zoo.layers.lstm import LSTM
+
+    return any(isinstance(m, (nn.RNNBase, LSTM)) for m in model.modules())
+
+
+def pad_ids(ids: Tensor, length: int, pad: int) -> Tensor:
+    """``ids (B, T)`` right-padded with ``pad`` to ``length``."""
+    return torch.nn.functional.pad(ids, (0, length - ids.shape[1]), value=pad)
 
 
 class Pixels(nn.Module):
@@ -110,12 +122,15 @@ def inputs_for(
                 "features": model.net.frontend.representation}  # fmt: skip
         return _Same(), (model.example_input(2),), ["waveforms"], ({0: batch},), meta
     if isinstance(model, (TextClassifier, MaskedLM)):
-        ids = model.example_input(2)
-        seq = Dim("sequence", min=1, max=model.max_seq_len)
-        meta = {"input": f"int64 token ids (B, T), T <= {model.max_seq_len}, right-padded with "
-                f"{model.pad_token_id} (the padding is masked inside)", "tokenizer": "tokenizer.json",
-                "pad_token_id": model.pad_token_id, "max_seq_len": model.max_seq_len}  # fmt: skip
-        return _Same(), (ids,), ["input_ids"], ({0: batch, 1: seq},), meta
+        ids, length = model.example_input(2), model.max_seq_len
+        fixed = unrolled(model)  # a recurrent network reads exactly max_seq_len steps (padding masked)
+        shape = f"(B, {length})" if fixed else f"(B, T), T <= {length}"
+        meta = {"input": f"int64 token ids {shape}, right-padded with {model.pad_token_id} (masked inside)",
+                "tokenizer": "tokenizer.json", "pad_token_id": model.pad_token_id, "max_seq_len": length,
+                "sequence_length": length if fixed else None}  # fmt: skip
+        if fixed:
+            return _Same(), (pad_ids(ids, length, model.pad_token_id),), ["input_ids"], ({0: batch},), meta
+        return _Same(), (ids,), ["input_ids"], ({0: batch, 1: Dim("sequence", min=1, max=length)},), meta
     if isinstance(model, SeriesClassifier):
         if "normalize" not in card:
             raise _no_card(model, "the series normalisation")

@@ -49,11 +49,14 @@ def greedy_causal(path: str | Path, ids: np.ndarray, max_new_tokens: int) -> np.
     if meta["cache"]["kind"] == "recurrent_state":  # the state carries everything read so far
         c = meta["cache"]
         state = {n: np.zeros((c["layers"], ids.shape[0], c["hidden_size"]), np.float32) for n in c["names"]}
-        out = run(sess, input_ids=ids, **state)
+        for t in range(ids.shape[1]):  # the prompt, one token a step (the graph reads one)
+            out = run(sess, input_ids=ids[:, t : t + 1], **state)
+            state = {n: out[n.replace("state", "next_state")] for n in c["names"]}
         for _ in range(max_new_tokens):
             token = out["logits"][:, -1].argmax(-1)[:, None].astype(np.int64)
             ids = np.concatenate([ids, token], axis=1)
-            out = run(sess, input_ids=token, **{n: out[n.replace("state", "next_state")] for n in c["names"]})
+            out = run(sess, input_ids=token, **state)
+            state = {n: out[n.replace("state", "next_state")] for n in c["names"]}
         return ids
     empty = _empty_cache(meta, ids.shape[0])
     out = run(sess, input_ids=ids[:, -window:], past_keys=empty, past_values=empty)
@@ -75,6 +78,9 @@ def greedy_seq2seq(
     meta = read_metadata(decoder)
     enc, dec = session(encoder), session(decoder)
     source = np.asarray(source, dtype=np.int64)
+    if meta.get("source_length"):  # an encoder of a fixed length (recurrent): pad the sources to it
+        width = int(meta["source_length"]) - source.shape[1]
+        source = np.pad(source, ((0, 0), (0, width)), constant_values=meta["pad_token_id"])
     bos, eos, pad = meta["bos_token_id"], meta["eos_token_id"], meta["pad_token_id"]
     steps = max_new_tokens or meta["max_seq_len"]
     memory = run(enc, input_ids=source)
