@@ -175,7 +175,7 @@ def test_torchscript_round_trip(tmp_path: Path) -> None:
     images = torch.randint(0, 256, (5, 1, 32, 32), dtype=torch.uint8)
     for got, want in zip(loaded(images), _reference(graph, (images,)), strict=True):
         torch.testing.assert_close(got, want)
-    assert '"classes"' in extra["zoo.json"]
+    assert '"classes"' in extra["zoo.json"].decode()
 
 
 class _BatchBaked(torch.nn.Module):

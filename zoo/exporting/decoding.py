@@ -70,7 +70,9 @@ class _GPTStep(nn.Module):
 
     def forward(self, input_ids: Tensor, past_keys: Tensor, past_values: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         net, caches = self.net, _caches(past_keys, past_values)
-        x = net.drop(net.positions(net.embed(input_ids), past_keys.shape[3]))  # (B, T, dim) at positions P..P+T
+        # positions P..P+T by lookup, not by slicing the table (a slice makes export guard P + T on the table size)
+        positions = torch.arange(input_ids.shape[1], device=input_ids.device) + past_keys.shape[3]
+        x = net.drop(net.embed(input_ids) + net.positions.table[positions])  # (B, T, dim)
         for block, cache in zip(net.blocks, caches, strict=True):
             x = block(x, causal=True, cache=cache, attn_bias=self.no_bias)
         return (F.linear(net.norm(x), net.embed.weight), *_stack(caches))
