@@ -134,7 +134,7 @@ def record(refs: dict[str, float], results: dict[str, dict[str, float]]) -> None
     columns = ["model", "parameters", "epochs", "test accuracy", "macro F1", "wall s"]
     title = "Embedded DTMF task, 640 test clips, best checkpoint by validation loss"
     rows = merged_rows("audio_learning", "dtmf", rows, 0)
-    write_result("audio_learning", [Table("dtmf", title, columns, rows, model_column=0)])
+    write_result("audio_learning", [Table("dtmf", title, columns, rows, model_column=0)], kept_rows=True)
 
 
 if __name__ == "__main__":

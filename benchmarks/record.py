@@ -81,13 +81,16 @@ def machine() -> str:
 
 def write_result(
     name: str, tables: list[dict[str, Any]], *, argv: list[str] | None = None, note: str | None = None,
-    keep_other_tables: bool = False, directory: Path | None = None,
+    keep_other_tables: bool = False, kept_rows: bool = False, directory: Path | None = None,
 ) -> Path:
     """Write ``results/<name>.json`` for the run of ``benchmarks/<name>.py`` with ``argv`` (default: this one's).
 
     Args:
         keep_other_tables: keep the committed file's tables whose keys this run did not produce (a run
             over one of several datasets), each keeping its own command, date and machine.
+        kept_rows: the tables hold rows of the committed file that this run did not measure
+            (:func:`merged_rows`): the committed file's command, date and machine are listed under
+            ``earlier``, so each figure can still be traced to its run.
     """
     argv = sys.argv[1:] if argv is None else argv
     path = (directory or RESULTS) / f"{name}.json"
@@ -107,6 +110,10 @@ def write_result(
         ]
         tables = kept + [{**t, **stamp} for t in tables]
     result: dict[str, Any] = {"benchmark": name, **stamp, "tables": tables}
+    if kept_rows and path.is_file():
+        old = json.loads(path.read_text())
+        earlier = [*old.get("earlier", []), {k: old[k] for k in stamp if k in old}]
+        result["earlier"] = [e for i, e in enumerate(earlier) if e not in earlier[:i] and e.get("command")]
     if note:
         result["note"] = note
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -82,7 +82,7 @@ def main() -> None:
         title = "Each family's smallest preset on the embedded digits, test accuracy of the best checkpoint"
         table = Table("digits", title, columns, merged_rows("vision_learning", "digits", measured, 0),
                       ["l", "l", "r", "r", "r", "c", "r"], model_column=1)
-        write_result("vision_learning", [table])
+        write_result("vision_learning", [table], kept_rows=True)
 
 
 if __name__ == "__main__":

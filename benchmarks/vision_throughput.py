@@ -113,7 +113,8 @@ def main() -> None:
         columns = ["setting", "zoo ResNet-18", "torchvision resnet18", "ratio"]
         title = "Training throughput, zoo ResNet-18 (CIFAR stem) vs torchvision resnet18"
         rows = merged_rows("vision_throughput", "throughput", [row], 0)
-        write_result("vision_throughput", [Table("throughput", title, columns, rows, models=["resnet18_cifar"])])
+        table = Table("throughput", title, columns, rows, models=["resnet18_cifar"])
+        write_result("vision_throughput", [table], kept_rows=True)
 
 
 if __name__ == "__main__":

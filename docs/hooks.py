@@ -92,6 +92,8 @@ def _provenance(result: dict[str, Any], table: dict[str, Any]) -> str:
         text += f", {stamp['machine']}"
     if stamp["origin"]:
         text += f"; {stamp['origin']}"
+    for run in result.get("earlier", []):  # rows kept from runs before this one (a partial rerun)
+        text += f"; rows it did not re-run from `{run['command']}`, {run['date']}"
     return f"<small>From {text}; `benchmarks/results/{result['benchmark']}.json`.</small>"
 
 
@@ -148,7 +150,7 @@ def results_index(here: str) -> str:
         keys = ", ".join(f"`{t['key']}`" for t in result["tables"])
         origin = "converted" if "converted" in result.get("origin", "") else result.get("origin", "-")
         rows.append([f"`{result['benchmark']}`", keys, f"`{result['command']}`", result["date"], origin,
-                     f"<!-- zoo-shown:{result['benchmark']} -->"])
+                     f"ZOO-SHOWN-{result['benchmark']}"])  # the pages, known once all are read: on_post_page
     return markdown_table(["result", "tables", "command", "date", "origin", "shown in"], rows)
 
 
@@ -316,11 +318,15 @@ def on_env(env: Any, config: Any, files: Files) -> Any:
     return env
 
 
-def on_page_content(html: str, page: Any, config: Any, files: Files) -> str:
-    """Fill the index's *shown in* cells, now that every page has been read."""
+def on_post_page(output: str, page: Any, config: Any) -> str:
+    """Fill the results index's *shown in* cells: pages are rendered after every page has been read."""
+
     def shown(match: re.Match[str]) -> str:
-        pages = sorted(set(_SHOWN.get(match.group(1), [])))
-        depth = page.file.src_uri.count("/")
-        return ", ".join(f'<a href="{"../" * (depth + 1)}{p.removesuffix(".md").removesuffix("index")}">{p}</a>'
-                         for p in pages)
-    return re.sub(r"<!-- zoo-shown:(\w+) -->", shown, html)
+        up = "../" * (page.file.src_uri.count("/") + 1)  # from this page's folder (use_directory_urls) to the root
+        links = []
+        for src in sorted(set(_SHOWN.get(match.group(1), []))):
+            folder = src.removesuffix(".md").removesuffix("index").rstrip("/")
+            links.append(f'<a href="{up}{folder + "/" if folder else ""}">{src}</a>')
+        return ", ".join(links)
+
+    return re.sub(r"ZOO-SHOWN-(\w+)", shown, output)
