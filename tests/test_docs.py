@@ -94,6 +94,8 @@ def test_the_readme_and_the_docs_show_the_two_commands_as_ci_runs_them() -> None
 def test_the_readme_stays_a_landing_page() -> None:
     readme = (ROOT / "README.md").read_text()
     assert len(readme.splitlines()) <= 80
+    count = re.search(r"(\d+) registered models", readme)
+    assert count and int(count.group(1)) == len(zoo.list_models()), "README.md's model count is stale"
     for link in re.findall(r"\]\((docs/[^)#]+)", readme):
         assert (ROOT / link).is_file(), f"README.md links {link}, which does not exist"
 
