@@ -42,8 +42,9 @@ def _tree_with(tmp_path: Path) -> Path:
     root.mkdir()
     shutil.copytree(ROOT / "docs", root / "docs", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "mkdocs.yml", root / "mkdocs.yml")
-    for name in ("zoo", "datamodules", "callbacks", "configs", "benchmarks"):
-        (root / name).symlink_to(ROOT / name)
+    for path in ROOT.iterdir():  # the code, the configs, the results: as they are
+        if path.name not in ("docs", "mkdocs.yml", "site") and not path.name.startswith("."):
+            (root / path.name).symlink_to(path)
     return root
 
 
@@ -98,6 +99,19 @@ def test_the_readme_stays_a_landing_page() -> None:
     assert count and int(count.group(1)) == len(zoo.list_models()), "README.md's model count is stale"
     for link in re.findall(r"\]\((docs/[^)#]+)", readme):
         assert (ROOT / link).is_file(), f"README.md links {link}, which does not exist"
+
+
+def test_every_file_a_page_names_exists() -> None:
+    # pages name code and recipes in backticks (links out of docs/ would not resolve on the site)
+    named = re.compile(r"(?<![\w/.])((?:zoo|datamodules|preprocessing|callbacks|configs|benchmarks|tests)/[\w/.-]*\w"
+                       r"\.(?:py|yaml|sh|json))")  # fmt: skip
+    missing = [
+        f"{page.relative_to(ROOT)}: {path}"
+        for page in sorted((ROOT / "docs").rglob("*.md"))
+        for path in named.findall(page.read_text())
+        if not (ROOT / path).is_file()
+    ]
+    assert not missing, f"pages name files that do not exist: {missing}"
 
 
 # ---------------------------------------------------------------- the hook, without a build

@@ -35,7 +35,7 @@ from lightning.pytorch.cli import LightningCLI, SaveConfigCallback, instantiate_
 from lightning.pytorch.plugins.io import CheckpointIO
 
 from datamodules.base import ZooDataModule
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 from zoo.pretrained import load_checkpoint
 from zoo.tasks.base import ZooModule
 
@@ -458,7 +458,7 @@ class ZooCLI(LightningCLI):
 def cli_main(args: Any = None, run: bool = True) -> ZooCLI:
     """Entry point of ``train.py``; tests call it with ``args=[...]``.
 
-    A :class:`~datamodules.errors.UserError` (also from inside ``trainer.fit``, which re-raises after its
+    A :class:`~preprocessing.errors.UserError` (also from inside ``trainer.fit``, which re-raises after its
     teardown) ends as ``error: <message>`` on stderr and exit status 2; ``ZOO_DEBUG=1`` keeps the traceback.
     """
     from zoo.errors import exit_on_user_error

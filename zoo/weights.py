@@ -35,7 +35,7 @@ from typing import Any
 import torch
 from lightning.pytorch import LightningModule
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 from zoo.registry import get_card
 
 __all__ = [

@@ -16,7 +16,7 @@ from torch import Tensor
 from torchmetrics import MetricCollection
 from torchmetrics import classification as tmc
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 from zoo.tasks.base import ZooModule, batch_inputs, require
 from zoo.tasks.optim import OptimArgs
 
