@@ -281,6 +281,36 @@ def model_page(name: str) -> str:
 # ---------------------------------------------------------------- MkDocs events
 
 
+MODALITY_TITLES = {
+    "tabular": "Tabular", "image": "Image", "text": "Text", "audio": "Audio", "timeseries": "Time series",
+}  # fmt: skip
+
+
+def on_config(config: Any) -> Any:
+    """The nav's ``models/index.md`` entry becomes the Models section: the index, then each modality's pages."""
+    zoo = _zoo()
+
+    def expand(items: list[Any]) -> bool:
+        for i, item in enumerate(items):
+            if isinstance(item, dict):
+                (title, value), = item.items()
+                if value == "models/index.md":
+                    groups = [
+                        {MODALITY_TITLES.get(m, m): [f"models/{n}.md" for n in zoo.list_models(modality=m)]}
+                        for m in MODALITY_TITLES
+                        if zoo.list_models(modality=m)
+                    ]
+                    items[i] = {title: ["models/index.md", *groups]}
+                    return True
+                if isinstance(value, list) and expand(value):
+                    return True
+        return False
+
+    if not expand(config["nav"] or []):
+        raise PluginError("mkdocs.yml's nav has no models/index.md entry, where the model pages go")
+    return config
+
+
 def on_pre_build(config: Any) -> None:
     _SHOWN.clear()
 
