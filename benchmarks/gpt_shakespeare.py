@@ -124,7 +124,10 @@ def main() -> None:
                 for step, train_s, wall_s, loss in clock.rows]  # fmt: skip
         key = "gpu" if args.gpu else "cpu"
         title = f"{Path(recipe).name} on tiny Shakespeare, character level: validation loss by step"
-        table = Table(key, title, ["step", "training time", "val loss (nats/char)"], rows, models=[])
+        import zoo
+
+        models = [n for n in zoo.list_models() if zoo.get_card(n).config == recipe]  # the recipe's presets
+        table = Table(key, title, ["step", "training time", "val loss (nats/char)"], rows, models=models)
         write_result("gpt_shakespeare", [table], keep_other_tables=True)
     model = cli.model.eval()
     print("\nsample (temperature 0.8, top-k 40) from the last weights:\n" + model.generate_text("ROMEO:", 200, 0.8, 40))

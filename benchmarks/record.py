@@ -8,8 +8,9 @@ format, which the documentation's tables are generated from (``docs/hooks.py``):
      "tables": [{"key": "dtmf", "title": "...", "columns": [...], "align": ["l", "r", ...],
                  "rows": [["m5", "561,168", ...], ...], "model_column": 0}]}
 
-``model_column`` (a column holding registry names) or ``models`` (the names a whole table is
-about) let each model's page show its own rows. Cells are display strings, formatted by the
+``model_column`` (a column holding registry names), ``recipe_column`` (a column naming recipes,
+`` `t5_tiny.yaml` ``) or ``models`` (the names a whole table is about) let each model's page show
+its own rows. Cells are display strings, formatted by the
 script. ``--no-record`` (or a partial run such as ``--only``) leaves the committed file alone.
 """
 

@@ -115,7 +115,8 @@ def render_result(name: str, key: str | None = None, page: str = "") -> str:
 
 
 def figures_for(model: str) -> list[str]:
-    """Every measured row (or column) that names ``model``, as small tables with their source."""
+    """Every measured row (or column) that names ``model`` (or its recipe), as small tables with their source."""
+    recipe = f"`{Path(_zoo().get_card(model).config).name}`"
     out = []
     for result in all_results():
         for table in result["tables"]:
@@ -129,6 +130,10 @@ def figures_for(model: str) -> list[str]:
                 names = set(_zoo().list_models())
                 keep = [r for r in rows if _plain(str(r[col])) == model or _plain(str(r[col])) not in names]
                 picked = (columns, keep, align)
+            elif table.get("recipe_column") is not None and any(
+                recipe in str(r[table["recipe_column"]]) for r in rows
+            ):  # rows named by their recipe: this model's recipe file
+                picked = (columns, [r for r in rows if recipe in str(r[table["recipe_column"]])], align)
             elif model in [_plain(c) for c in columns]:
                 i = [_plain(c) for c in columns].index(model)
                 keep_cols = [j for j, c in enumerate(columns) if j == i or _plain(c) not in _zoo().list_models()]
