@@ -318,6 +318,7 @@ def on_config(config: Any) -> Any:
 
 def on_pre_build(config: Any) -> None:
     _SHOWN.clear()
+    load_result.cache_clear()  # `mkdocs serve` rebuilds in one process: read edited result files again
 
 
 def on_files(files: Files, config: Any) -> Files:
