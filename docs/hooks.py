@@ -80,7 +80,7 @@ def markdown_table(columns: list[str], rows: list[list[Any]], align: list[str] |
     marks = {"l": "---", "r": "---:", "c": ":-:"}
     align = align or ["l"] * len(columns)
     lines = ["| " + " | ".join(columns) + " |", "|" + "|".join(marks[a] for a in align) + "|"]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
     return "\n".join(lines)
 
 
@@ -93,7 +93,7 @@ def _provenance(result: dict[str, Any], table: dict[str, Any]) -> str:
     if stamp["origin"]:
         text += f"; {stamp['origin']}"
     for run in result.get("earlier", []):  # rows kept from runs before this one (a partial rerun)
-        text += f"; rows it did not re-run from `{run['command']}`, {run['date']}"
+        text += f"; the rows this run did not measure again: `{run['command']}`, {run['date']}"
     return f"<small>From {text}; `benchmarks/results/{result['benchmark']}.json`.</small>"
 
 
@@ -148,7 +148,7 @@ def figures_for(model: str) -> list[str]:
     return out
 
 
-def results_index(here: str) -> str:
+def results_index() -> str:
     """Every result file: its tables, command, date and origin, and the pages showing it (filled in later)."""
     rows = []
     for result in all_results():
@@ -337,7 +337,7 @@ def _replace(match: re.Match[str], page: Any) -> str:
         name, _, key = arg.partition("#")
         return render_result(name, key or None, page.file.src_uri)
     if kind == "results":
-        return results_index(page.file.src_uri)
+        return results_index()
     raise PluginError(f"{page.file.src_uri}: unknown placeholder {match.group(0)!r}")
 
 
