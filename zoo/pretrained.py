@@ -194,6 +194,7 @@ def load_pretrained(source: str | Path, weights_only: bool = True, **overrides: 
     mismatched = load_converted(model, state, what="pretrained weights")
     if mismatched:
         warnings.warn(f"re-initialised {len(mismatched)} tensor(s) whose shape changed: {mismatched}", stacklevel=2)
+    model.mark_pretrained_loaded()  # its `pretrained` weights are inside these tensors already
     model.data_card = dict(card or {})
     if mismatched:  # a new head: the old class names no longer describe the outputs
         model.data_card.pop("classes", None)
