@@ -365,7 +365,10 @@ _register_torchvision()
 # -- the Hugging Face entries ----------------------------------------------------------------------
 # The Hub's canonical repos of the checkpoints transformers' docs name "bert-base-uncased", "gpt2", "t5-small"
 # (the tags); licences as the model cards state them; parameter counts as the cards state them (rounded there).
-# sha256 is left empty: the cards publish no hash; pin one with load_pretrained("hf://org/repo#sha256=...").
+# Metrics as the sources print them: BERT-BASE's GLUE test row of Devlin et al. Table 1 (also the table of the
+# bert-base-uncased model card's history), GPT-2 117M's zero-shot row of Radford et al. Table 3; T5-small has none
+# here (the paper's per-size table was not checked, so nothing is entered). sha256 is left empty: the cards publish
+# no hash (the Hub verifies its own LFS files); pin one with load_pretrained("hf://org/repo#sha256=...").
 _BERT_GLUE = "Devlin et al. 2019, arXiv:1810.04805, Table 1 (BERT-BASE, GLUE test)"
 _GPT2_ZERO_SHOT = "Radford et al. 2019, Table 3 (117M, zero-shot perplexity)"
 _HUGGING_FACE: dict[str, Weights] = {
