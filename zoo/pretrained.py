@@ -224,7 +224,31 @@ def load_hf_folder(directory: str | Path, **overrides: Any) -> LightningModule:
             f"{directory}/config.json: model_type {model_type!r} has no zoo converter; "
             f"supported model types: {', '.join(sorted(loaders))}"
         )
-    return loaders[model_type](directory, **overrides)
+    model = loaders[model_type](directory, **overrides)
+    model.data_card = hf_folder_card(directory, model, config)
+    return model
+
+
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "spiece.model", "vocab.json")
+
+
+def hf_folder_card(directory: str | Path, model: LightningModule, config: dict[str, Any]) -> dict[str, Any]:
+    """The data card of a model converted from a Hugging Face folder: its tokenizer (the files beside the
+    weights), task and class names (``id2label``), so that ``predict_raw`` reads strings. ``{}`` without a
+    tokenizer in the folder (give the model one with ``model.data_card = text_card(tokenizer, ...)``)."""
+    from zoo.tasks.classification import Classifier
+
+    folder = Path(directory)
+    if not any((folder / name).is_file() for name in _TOKENIZER_FILES):
+        return {}
+    from preprocessing.text import text_card
+    from preprocessing.tokenizers import load_pretrained_tokenizer
+
+    task = model.task if isinstance(model, Classifier) else model.accepts[0]
+    labels = config.get("id2label") or {}
+    classes = [labels.get(str(i), labels.get(i, f"LABEL_{i}")) for i in range(model.num_classes)] if isinstance(
+        model, Classifier) and labels else None  # fmt: skip
+    return text_card(load_pretrained_tokenizer(str(folder)), task, int(model.max_seq_len), classes)
 
 
 def _class_path_of(ckpt: dict[str, Any]) -> str:

@@ -202,8 +202,23 @@ def _load_hub_weights(model_name: str, weights: Weights, **overrides: Any) -> Li
     expected = get_card(model_name).cls
     if not isinstance(model, expected):
         raise UserError(f"{weights.url} holds a {type(model).__name__}, not a {model_name} ({expected.__name__})")
-    model.data_card = {"modality": "text", **weights.preprocessing, "weights": f"{weights.source}:{weights.tag}"}
+    if not model.data_card:  # the snapshot has no tokenizer files: the tokenizer by its Hub id (its own cache)
+        model.data_card = _hub_text_card(model, weights)
+    model.data_card["weights"] = f"{weights.source}:{weights.tag}"
     return model
+
+
+def _hub_text_card(model: LightningModule, weights: Weights) -> dict[str, Any]:
+    from preprocessing.text import text_card
+    from preprocessing.tokenizers import load_pretrained_tokenizer
+
+    name = weights.preprocessing["tokenizer"]
+    try:
+        tokenizer = load_pretrained_tokenizer(name)
+    except (OSError, ValueError) as err:  # offline and not cached: the weights still load; predict_raw will say so
+        warnings.warn(f"{weights.url}: tokenizer {name!r} unavailable ({err}); predict_raw needs it", stacklevel=4)
+        return {"modality": "text", **weights.preprocessing}
+    return text_card(tokenizer, model.accepts[0], int(model.max_seq_len))
 
 
 def load_weights(model_name: str, weights: Weights, **overrides: Any) -> LightningModule:
