@@ -74,18 +74,17 @@ def _pil(item: Any, index: int) -> Any:
 def _images(inputs: Any, card: dict[str, Any], options: dict[str, Any]) -> list[Tensor]:
     from PIL import Image
 
-    from preprocessing.image import decode_image, fit_image, normalize_images
+    from preprocessing.image import card_geometry, decode_image, fit_image, normalize_images
 
-    channels, size = int(card["in_channels"]), int(card["image_size"])
-    resize = int(card.get("resize_size") or size)
+    geometry = card_geometry(card)
     out = []
     for i, item in enumerate(_many(inputs, (str, Path, Image.Image))):
         if isinstance(item, str | Path):
-            out.append(decode_image(item, channels, size, resize))
+            out.append(decode_image(item, *geometry))
         elif isinstance(item, Image.Image):
-            out.append(fit_image(item, channels, size, resize))
+            out.append(fit_image(item, *geometry))
         elif isinstance(item, np.ndarray | Tensor):
-            out.append(fit_image(_pil(item, i), channels, size, resize))
+            out.append(fit_image(_pil(item, i), *geometry))
         else:
             raise UserError(f"image {i}: a {type(item).__name__}; give file paths, PIL images, arrays or tensors")
     return [normalize_images(torch.stack(out), card["mean"], card["std"])]
