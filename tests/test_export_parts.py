@@ -22,10 +22,10 @@ import torch
 from lightning.pytorch import Trainer
 
 import zoo
-from datamodules.image import normalize_images
-from datamodules.tabular import encode_features
-from datamodules.timeseries_formats import normalise
-from datamodules.tokenizers import CharTokenizer, HFTokenizer, WordTokenizer
+from preprocessing.image import normalize_images
+from preprocessing.tables import encode_features
+from preprocessing.series import normalise
+from preprocessing.tokenizers import CharTokenizer, HFTokenizer, WordTokenizer
 from tests.conftest import trainer_kwargs
 from tests.examples import ExampleDataModule
 from zoo.exporting import Graph, graphs_for

@@ -21,7 +21,7 @@ from typing import Literal
 
 from lightning.pytorch import LightningModule
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 from zoo.exporting.graphs import Graph, graphs_for, parts_of
 
 __all__ = ["FORMATS", "ExportFormat", "Graph", "export", "graphs_for", "parts_of"]
@@ -81,7 +81,7 @@ def _tokenizer_file(model: LightningModule, folder: Path) -> Path | None:
     card = getattr(model, "data_card", None) or {}
     if not card.get("tokenizer"):
         return None
-    from datamodules.tokenizers import tokenizer_from_card
+    from preprocessing.tokenizers import tokenizer_from_card
     from zoo.exporting.tokenizer_json import tokenizer_json
 
     path = folder / "tokenizer.json"

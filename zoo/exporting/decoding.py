@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.export import Dim
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 from zoo.exporting.preprocess import pad_ids
 
 if TYPE_CHECKING:

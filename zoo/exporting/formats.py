@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 from zoo.exporting.graphs import Graph
 
 __all__ = ["write_exported_program", "write_torchscript"]

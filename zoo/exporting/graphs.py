@@ -26,7 +26,7 @@ import torch
 from torch import Tensor, nn
 from torch.export import Dim
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 from zoo.exporting import decoding, preprocess
 from zoo.tasks import CausalLM, Classifier, Forecaster, MaskedLM, Regressor, Seq2Seq, ZooModule
 from zoo.tasks.autoencoder import AutoencoderBase

@@ -1,8 +1,8 @@
 """The preprocessing an exported graph holds: raw deployment inputs → the tensors the network was trained on.
 
 Each module here repeats, in tensor operations that export, what the DataModules do with the data
-card's statistics (:mod:`datamodules.image`, :mod:`datamodules.tabular`,
-:mod:`datamodules.timeseries_formats`); the parity tests check them against those functions.
+card's statistics (:mod:`preprocessing.image`, :mod:`preprocessing.tables`,
+:mod:`preprocessing.series`); the parity tests check them against those functions.
 Audio needs nothing here: the frontend is part of every audio network (its real-valued STFT is
 switched on for export). Tokenisation stays outside the graph: ``tokenizer.json`` goes beside it.
 """
@@ -15,7 +15,7 @@ import torch
 from torch import Tensor, nn
 from torch.export import Dim
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 from zoo.audio.base import AudioClassifier
 from zoo.tasks import Forecaster, ImageClassifier, MaskedLM, TextClassifier, ZooModule
 from zoo.timeseries.base import SeriesClassifier
@@ -36,7 +36,7 @@ def pad_ids(ids: Tensor, length: int, pad: int) -> Tensor:
 
 
 class Pixels(nn.Module):
-    """``uint8 (B, C, H, W)`` → ``(x / 255 - mean) / std`` per channel (:func:`datamodules.image.normalize_images`)."""
+    """``uint8 (B, C, H, W)`` → ``(x / 255 - mean) / std`` per channel (:func:`preprocessing.image.normalize_images`)."""
 
     def __init__(self, mean: list[float], std: list[float]) -> None:
         super().__init__()
@@ -50,7 +50,7 @@ class Pixels(nn.Module):
 class TableRows(nn.Module):
     """Raw numeric columns ``(B, N)`` (NaN where missing) [+ one-hot categories ``(B, K)``] → encoded features.
 
-    As :func:`datamodules.tabular.encode_features`: missing numbers take the training fill value,
+    As :func:`preprocessing.tables.encode_features`: missing numbers take the training fill value,
     then ``(x - loc) / scale``. The categories' one-hot codes are computed outside the graph (a
     string lookup): their columns and categories are in the metadata, in order.
     """
@@ -68,7 +68,7 @@ class TableRows(nn.Module):
 
 
 class SeriesNormalise(nn.Module):
-    """Raw series ``(B, C, L)`` → :func:`datamodules.timeseries_formats.normalise` of the card's kind."""
+    """Raw series ``(B, C, L)`` → :func:`preprocessing.series.normalise` of the card's kind."""
 
     def __init__(self, kind: str, mean: list[float], std: list[float]) -> None:
         super().__init__()

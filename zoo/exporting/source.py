@@ -6,7 +6,7 @@ from pathlib import Path
 
 from lightning.pytorch import LightningModule
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 
 __all__ = ["load_source"]
 

@@ -1,7 +1,7 @@
 """A zoo tokenizer as a Hugging Face ``tokenizer.json``, the file every runtime's tokenizers library reads.
 
 Byte-level BPE and pretrained tokenizers already are Hugging Face tokenizers: their own JSON. The
-character and word vocabularies (:mod:`datamodules.tokenizers`) become a ``WordLevel`` model with the
+character and word vocabularies (:mod:`preprocessing.tokenizers`) become a ``WordLevel`` model with the
 same ids and a pre-tokenizer that splits as they do (each character; ``\\w+|[^\\w\\s]`` after an
 optional lowercasing), so ``Tokenizer.from_file("tokenizer.json").encode(text).ids`` equals
 ``tokenizer.encode(text)``.
@@ -9,7 +9,7 @@ optional lowercasing), so ``Tokenizer.from_file("tokenizer.json").encode(text).i
 
 from __future__ import annotations
 
-from datamodules.tokenizers import CharTokenizer, HFTokenizer, Tokenizer, WordTokenizer
+from preprocessing.tokenizers import CharTokenizer, HFTokenizer, Tokenizer, WordTokenizer
 
 __all__ = ["tokenizer_json"]
 

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 
 __all__ = [
     "AudioFrontend", "Representation", "SpecAugment", "dct_matrix", "mel_filterbank", "real_power_spectrogram",
