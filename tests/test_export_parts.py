@@ -23,8 +23,8 @@ from lightning.pytorch import Trainer
 
 import zoo
 from preprocessing.image import normalize_images
-from preprocessing.tables import encode_features
 from preprocessing.series import normalise
+from preprocessing.tables import encode_features
 from preprocessing.tokenizers import CharTokenizer, HFTokenizer, WordTokenizer
 from tests.conftest import trainer_kwargs
 from tests.examples import ExampleDataModule

@@ -36,7 +36,7 @@ def pad_ids(ids: Tensor, length: int, pad: int) -> Tensor:
 
 
 class Pixels(nn.Module):
-    """``uint8 (B, C, H, W)`` → ``(x / 255 - mean) / std`` per channel (:func:`preprocessing.image.normalize_images`)."""
+    """``uint8 (B, C, H, W)`` → ``(x / 255 - mean) / std`` per channel (as ``normalize_images``)."""
 
     def __init__(self, mean: list[float], std: list[float]) -> None:
         super().__init__()
