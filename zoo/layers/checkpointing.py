@@ -1,0 +1,87 @@
+"""Activation checkpointing of whole blocks (Chen et al. 2016, "Training Deep Nets with Sublinear Memory
+Cost", arXiv:1604.06174).
+
+A block class that inherits :class:`Checkpointable` can run under ``torch.utils.checkpoint`` (non-reentrant):
+in training it keeps only its inputs and recomputes its activations during the backward pass, trading
+about one extra forward for the activation memory of the block. :func:`enable_checkpointing` switches it
+on for the outermost such blocks of a network. Parameters, buffers and state-dict keys are unchanged (no
+wrapper module), so checkpoints and exports are the same with or without it.
+
+Dropout masks are the same in the recomputation (the RNG state is restored, PyTorch's default), so
+gradients equal those without checkpointing. BatchNorm would update its running statistics a second
+time during the recomputation; it does not track them in that pass, so they are updated exactly once,
+as without checkpointing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.checkpoint import checkpoint
+
+__all__ = ["Checkpointable", "checkpointable_blocks", "enable_checkpointing"]
+
+
+@contextlib.contextmanager
+def _frozen_batchnorm_stats(module: nn.Module) -> Iterator[None]:
+    """BatchNorm layers of ``module`` leave their running statistics and batch count alone inside the block.
+
+    In training, a BatchNorm that does not track running statistics normalises with the batch's own, as one
+    that tracks them does: the output is the same, and nothing is updated.
+    """
+    norms = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training]
+    saved = [m.track_running_stats for m in norms]
+    for m in norms:
+        m.track_running_stats = False
+    try:
+        yield
+    finally:
+        for m, tracked in zip(norms, saved):
+            m.track_running_stats = tracked
+
+
+class Checkpointable(nn.Module):
+    """A block that recomputes its activations in the backward pass when ``checkpointing`` is on.
+
+    Only in training with gradients enabled; evaluation, inference and generation run as usual.
+    """
+
+    checkpointing: bool = False
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if not (self.checkpointing and self.training and torch.is_grad_enabled()):
+            return super().__call__(*args, **kwargs)
+        if torch.compiler.is_compiling():
+            # compiled, the recomputation lives in the backward graph, which does not repeat the statistic updates
+            return checkpoint(super().__call__, *args, use_reentrant=False, **kwargs)
+        contexts = lambda: (contextlib.nullcontext(), _frozen_batchnorm_stats(self))  # noqa: E731
+        return checkpoint(super().__call__, *args, use_reentrant=False, context_fn=contexts, **kwargs)
+
+
+def checkpointable_blocks(net: nn.Module) -> list[Checkpointable]:
+    """The outermost :class:`Checkpointable` blocks of ``net`` (a block inside a checkpointed block is not listed)."""
+    found: list[Checkpointable] = []
+
+    def visit(module: nn.Module) -> None:
+        for child in module.children():
+            if isinstance(child, Checkpointable):
+                found.append(child)
+            else:
+                visit(child)
+
+    if isinstance(net, Checkpointable):
+        return [net]
+    visit(net)
+    return found
+
+
+def enable_checkpointing(net: nn.Module, enabled: bool = True) -> int:
+    """Switch activation checkpointing on (or off) for the outermost blocks of ``net``; returns how many."""
+    blocks = checkpointable_blocks(net)
+    for block in blocks:
+        block.checkpointing = enabled
+    return len(blocks)
