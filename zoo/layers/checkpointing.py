@@ -9,8 +9,8 @@ wrapper module), so checkpoints and exports are the same with or without it.
 
 Dropout masks are the same in the recomputation (the RNG state is restored, PyTorch's default), so
 gradients equal those without checkpointing. BatchNorm would update its running statistics a second
-time during the recomputation; it does not track them in that pass, so they are updated exactly once,
-as without checkpointing.
+time during the recomputation; its momentum is 0 in that pass, so they are updated exactly once, as
+without checkpointing.
 """
 
 from __future__ import annotations
@@ -28,20 +28,22 @@ __all__ = ["Checkpointable", "checkpointable_blocks", "enable_checkpointing"]
 
 @contextlib.contextmanager
 def _frozen_batchnorm_stats(module: nn.Module) -> Iterator[None]:
-    """BatchNorm layers of ``module`` leave their running statistics and batch count alone inside the block.
+    """BatchNorm layers of ``module`` leave their running statistics and batch counts alone inside the block.
 
-    In training, a BatchNorm that does not track running statistics normalises with the batch's own, as one
-    that tracks them does: the output is the same, and nothing is updated.
+    Momentum 0 keeps the running statistics as they are, (1 - 0) · running + 0 · batch; the layers still
+    take them as arguments, so the recomputation saves the tensors the forward pass saved, as it must.
     """
     norms = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training]
-    saved = [m.track_running_stats for m in norms]
+    saved = [(m.momentum, None if m.num_batches_tracked is None else m.num_batches_tracked.clone()) for m in norms]
     for m in norms:
-        m.track_running_stats = False
+        m.momentum = 0.0
     try:
         yield
     finally:
-        for m, tracked in zip(norms, saved):
-            m.track_running_stats = tracked
+        for m, (momentum, count) in zip(norms, saved):
+            m.momentum = momentum
+            if count is not None:
+                m.num_batches_tracked.copy_(count)
 
 
 class Checkpointable(nn.Module):
