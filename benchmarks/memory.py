@@ -4,8 +4,9 @@ checkpointing (``--model.activation_checkpointing``), side by side from one run.
 A step is the forward pass, the loss and the backward pass (``training_step`` + ``backward``); the figure is
 the peak of the memory it allocates above what was held before it (the weights and the batch), so the
 weights, the optimizer state and the framework do not dilute the ratio. Each configuration runs one
-warm-up step, then two measured ones (the larger peak, the shorter time). Language models get batches of their full context (``max_seq_len``);
-the other models their ``example_batch`` at the recipe's batch size (images at the model's ``image_size``).
+warm-up step, then two measured ones (the larger peak, the shorter time). Language models get batches of
+their full context (``max_seq_len``); the other models their ``example_batch`` at the recipe's batch size
+(images at the model's ``image_size``).
 
 - ``--device cpu``: the bytes the C allocator has handed out (glibc ``mallinfo2``), sampled after every
   operator (a ``TorchDispatchMode``), on one thread (so every allocation is in the main arena);
