@@ -14,7 +14,7 @@ import torch
 from lightning.pytorch import Trainer
 
 import zoo
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 from tests.conftest import trainer_kwargs
 from tests.examples import ExampleDataModule
 

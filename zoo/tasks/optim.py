@@ -16,7 +16,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 from zoo.tasks.scale import ScaleArgs
 
 __all__ = [

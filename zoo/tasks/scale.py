@@ -14,7 +14,7 @@ from typing import Any, Literal, TypedDict
 
 from torch import nn
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 from zoo.layers.checkpointing import enable_checkpointing
 
 __all__ = ["DEFAULT_SCALE", "CompileMode", "ScaleArgs", "apply_scale", "resolve_scale"]
