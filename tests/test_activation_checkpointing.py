@@ -19,7 +19,7 @@ import zoo
 from preprocessing.errors import UserError
 from tests.conftest import trainer_kwargs
 from tests.examples import ExampleDataModule
-from zoo.layers.checkpointing import checkpointable_blocks
+from zoo.layers.checkpointing import StagedSequential, checkpointable_blocks
 from zoo.registry import get_card
 
 pytestmark = pytest.mark.filterwarnings("ignore:You are trying to `self.log")  # steps run without a Trainer
@@ -28,7 +28,8 @@ pytestmark = pytest.mark.filterwarnings("ignore:You are trying to `self.log")  #
 NONZERO = {"zero_init_residual": False}
 FAMILIES = {
     "resnet18_small": NONZERO,
-    "densenet_bc40_k12": {}, "efficientnet_b0_cifar": {}, "mobilenet_v1_050_cifar": {}, "mobilenet_v2": {},
+    "vgg11_small": {}, "densenet_bc40_k12": {}, "efficientnet_b0_cifar": {},
+    "mobilenet_v1_050_cifar": {},
     "vit_tiny_patch4_32": {}, "gpt_nano": {}, "t5_tiny": {}, "bert_tiny_mlm": {}, "bert_tiny_classifier": {},
     "transformer_encoder_tiny": {}, "mel_transformer_tiny": {}, "transformer_forecaster": {},
 }  # fmt: skip
@@ -36,6 +37,11 @@ FAMILIES = {
 
 def _model(name: str, **overrides: Any) -> Any:
     return zoo.create_model(name, **{**get_card(name).test_overrides, **FAMILIES[name], **overrides})
+
+
+def _first(block: torch.nn.Module) -> torch.nn.Module:
+    """The module that runs once per forward and once per recomputation: a staged sequence's first layer."""
+    return block[0] if isinstance(block, StagedSequential) else block
 
 
 def _step(model: Any, batch: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -56,8 +62,8 @@ def test_checkpointed_blocks_give_the_same_gradients(name: str) -> None:
     blocks = checkpointable_blocks(model.net)
     assert blocks and all(b.checkpointing for b in blocks)
     calls: dict[str, list[int]] = {"plain": [], "checkpointed": []}  # a pre-hook: the recomputation stops early
-    checkpointable_blocks(plain.net)[0].register_forward_pre_hook(lambda *_: calls["plain"].append(1))
-    blocks[0].register_forward_pre_hook(lambda *_: calls["checkpointed"].append(1))
+    _first(checkpointable_blocks(plain.net)[0]).register_forward_pre_hook(lambda *_: calls["plain"].append(1))
+    _first(blocks[0]).register_forward_pre_hook(lambda *_: calls["checkpointed"].append(1))
 
     batch = plain.example_batch(2)
     loss, grads = _step(plain, batch)

@@ -5,7 +5,8 @@ A block class that inherits :class:`Checkpointable` can run under ``torch.utils.
 in training it keeps only its inputs and recomputes its activations during the backward pass, trading
 about one extra forward for the activation memory of the block. :func:`enable_checkpointing` switches it
 on for the outermost such blocks of a network. Parameters, buffers and state-dict keys are unchanged (no
-wrapper module), so checkpoints and exports are the same with or without it.
+wrapper module), so checkpoints and exports are the same with or without it. A network built as one flat
+sequence checkpoints the stages of a :class:`StagedSequential` instead.
 
 Dropout masks are the same in the recomputation (the RNG state is restored, PyTorch's default), so
 gradients equal those without checkpointing. BatchNorm would update its running statistics a second
@@ -23,7 +24,7 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-__all__ = ["Checkpointable", "checkpointable_blocks", "enable_checkpointing"]
+__all__ = ["Checkpointable", "StagedSequential", "checkpointable_blocks", "enable_checkpointing"]
 
 
 @contextlib.contextmanager
@@ -64,18 +65,52 @@ class Checkpointable(nn.Module):
         return checkpoint(super().__call__, *args, use_reentrant=False, context_fn=contexts, **kwargs)
 
 
-def checkpointable_blocks(net: nn.Module) -> list[Checkpointable]:
-    """The outermost :class:`Checkpointable` blocks of ``net`` (a block inside a checkpointed block is not listed)."""
-    found: list[Checkpointable] = []
+class StagedSequential(nn.Sequential):
+    """An ``nn.Sequential`` whose stages (layers ``[0, ends[0])``, ``[ends[0], ends[1])`` ...) are checkpointed
+    one by one when ``checkpointing`` is on: the blocks of a network built as one flat sequence (VGG), whose
+    parameter names (``features.0.weight``) must stay those of the reference implementation.
+    """
+
+    checkpointing: bool = False
+
+    def __init__(self, *layers: nn.Module, ends: tuple[int, ...]) -> None:
+        super().__init__(*layers)
+        if not ends or list(ends) != sorted(set(ends)) or ends[-1] != len(layers):
+            raise ValueError(f"stage ends must increase to the number of layers ({len(layers)}), got {ends}")
+        self.ends = ends
+
+    def _stage(self, x: Any, start: int, end: int) -> Any:
+        for layer in list(self)[start:end]:
+            x = layer(x)
+        return x
+
+    def forward(self, x: Any) -> Any:
+        if not (self.checkpointing and self.training and torch.is_grad_enabled()):
+            return super().forward(x)
+        start = 0
+        for end in self.ends:
+            stage = nn.ModuleList(list(self)[start:end])
+            contexts = lambda stage=stage: (contextlib.nullcontext(), _frozen_batchnorm_stats(stage))  # noqa: E731
+            x = checkpoint(self._stage, x, start, end, use_reentrant=False, context_fn=contexts)
+            start = end
+        return x
+
+
+_BLOCKS = (Checkpointable, StagedSequential)
+
+
+def checkpointable_blocks(net: nn.Module) -> list[nn.Module]:
+    """The outermost checkpointable blocks of ``net`` (a block inside a checkpointed block is not listed)."""
+    found: list[nn.Module] = []
 
     def visit(module: nn.Module) -> None:
         for child in module.children():
-            if isinstance(child, Checkpointable):
+            if isinstance(child, _BLOCKS):
                 found.append(child)
             else:
                 visit(child)
 
-    if isinstance(net, Checkpointable):
+    if isinstance(net, _BLOCKS):
         return [net]
     visit(net)
     return found
