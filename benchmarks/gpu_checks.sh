@@ -34,7 +34,7 @@ for recipe in configs/text/gpt_nano.yaml configs/text/t5_mini.yaml configs/text/
   python train.py fit --config $recipe --config configs/trainer/fsdp.yaml --trainer.max_steps=30 "${gpu[@]}" 2>&1 \
     | tail -n 25 | tee -a "$out/fsdp.txt"
 done
-python benchmarks/memory.py --device cuda --models vit_b16 bert_base_mlm t5_small resnet50 densenet121 \
+python benchmarks/memory.py --device cuda --models vit_b16 bert_base_mlm t5_small resnet50 vgg16_bn densenet121 \
   efficientnet_b0 mobilenet_v2 2>&1 | tee "$out/memory.txt"
 python benchmarks/memory.py --device cuda --models gpt2 --batch-size 8 2>&1 | tee -a "$out/memory.txt"  # 1,024 tokens
 rm -rf /tmp/gpu_checks_scale

@@ -13,7 +13,7 @@ their full context (``max_seq_len``); the other models their ``example_batch`` a
 - ``--device cuda``: ``torch.cuda.max_memory_allocated``.
 
     python benchmarks/memory.py                                   # the small recipes, on the CPU
-    python benchmarks/memory.py --device cuda --models vit_b16 gpt2 bert_base_mlm t5_small resnet50 densenet121
+    python benchmarks/memory.py --device cuda --models vit_b16 gpt2 bert_base_mlm t5_small resnet50 vgg16_bn densenet121
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-SMALL = ["resnet18_small", "densenet_bc40_k12", "efficientnet_b0_cifar", "mobilenet_v1_050_cifar",
+SMALL = ["resnet18_small", "vgg11_small", "densenet_bc40_k12", "efficientnet_b0_cifar", "mobilenet_v1_050_cifar",
          "vit_tiny_patch4_32", "gpt_nano", "gpt_micro", "t5_tiny", "bert_tiny_mlm"]  # fmt: skip
 
 

@@ -31,7 +31,7 @@ class ScaleArgs(TypedDict, total=False):
     """``default``, ``reduce-overhead`` (CUDA graphs on a GPU) or ``max-autotune`` (default ``default``)."""
     activation_checkpointing: bool
     """Recompute each block's activations in the backward pass instead of keeping them: less memory for about
-    one more forward pass; for the residual, dense and inverted-residual CNNs and the transformers (default false)."""
+    one more forward pass; for ResNet, VGG, DenseNet, EfficientNet, MobileNet and the transformers (default false)."""
 
 
 DEFAULT_SCALE: ScaleArgs = {"compile": False, "compile_mode": "default", "activation_checkpointing": False}
@@ -53,8 +53,8 @@ def apply_scale(model_name: str, scale: dict[str, Any], net: nn.Module, compiled
     """
     if scale["activation_checkpointing"] and enable_checkpointing(net) == 0:
         raise UserError(
-            f"{model_name} has no blocks that activation checkpointing can recompute (it supports the residual, "
-            "dense and inverted-residual CNNs and the transformers): remove --model.activation_checkpointing"
+            f"{model_name} has no blocks that activation checkpointing can recompute (ResNet, VGG, DenseNet, "
+            "EfficientNet, MobileNet and the transformers have): remove --model.activation_checkpointing"
         )
     if scale["compile"]:
         mode = None if scale["compile_mode"] == "default" else scale["compile_mode"]
