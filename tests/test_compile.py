@@ -65,3 +65,18 @@ def test_a_gan_compiles_both_players() -> None:
     # its steps call the generator and the discriminator, never the net that holds them
     assert model.net.generator._compiled_call_impl is not None
     assert model.net.discriminator._compiled_call_impl is not None
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:You are trying to `self.log")  # a step without a Trainer
+def test_compile_with_activation_checkpointing_gives_the_eager_gradients() -> None:
+    eager = zoo.create_model("gpt_nano", dropout=0.0)  # no dropout: compiled code draws its own random numbers
+    model = zoo.create_model("gpt_nano", dropout=0.0, compile=True, activation_checkpointing=True)
+    model.load_state_dict(eager.state_dict())
+    model.configure_model()
+    batch = eager.example_batch(4)
+    for m in (eager, model):
+        m.train()
+        m.training_step(batch, 0).backward()
+    for (name, p), q in zip(eager.named_parameters(), model.parameters()):
+        torch.testing.assert_close(q.grad, p.grad, rtol=1e-4, atol=1e-6, msg=lambda m, n=name: f"{n}: {m}")
