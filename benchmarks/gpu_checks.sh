@@ -38,3 +38,8 @@ python benchmarks/memory.py --device cuda --models vit_b16 bert_base_mlm t5_smal
   efficientnet_b0 mobilenet_v2 2>&1 | tee "$out/memory.txt"
 python benchmarks/memory.py --device cuda --models gpt2 --batch-size 8 2>&1 | tee -a "$out/memory.txt"  # 1,024 tokens
 rm -rf /tmp/gpu_checks_scale
+# each script also wrote its figures to benchmarks/results/*.json (a cuda table beside the CPU one):
+# bring them back with the logs, to commit them and let the documentation show them
+mkdir -p "$out/results"
+cp benchmarks/results/vision_throughput.json benchmarks/results/attention.json \
+   benchmarks/results/gpt_shakespeare.json "$out/results/"
