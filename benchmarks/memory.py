@@ -4,7 +4,7 @@ checkpointing (``--model.activation_checkpointing``), side by side from one run.
 A step is the forward pass, the loss and the backward pass (``training_step`` + ``backward``); the figure is
 the peak of the memory it allocates above what was held before it (the weights and the batch), so the
 weights, the optimizer state and the framework do not dilute the ratio. Each configuration runs one
-warm-up step, then two measured ones (the larger peak, the shorter time). Language models get batches of
+warm-up step, then the measured one. Language models get batches of
 their full context (``max_seq_len``); the other models their ``example_batch`` at the recipe's batch size
 (images at the model's ``image_size``).
 
@@ -13,6 +13,7 @@ their full context (``max_seq_len``); the other models their ``example_batch`` a
 - ``--device cuda``: ``torch.cuda.max_memory_allocated``.
 
     python benchmarks/memory.py                                   # the small recipes, on the CPU
+    python benchmarks/memory.py --models vgg11_small --no-record  # some, leaving benchmarks/results/ alone
     python benchmarks/memory.py --device cuda --models vit_b16 gpt2 bert_base_mlm t5_small resnet50 vgg16_bn densenet121
 """
 
@@ -21,7 +22,6 @@ from __future__ import annotations
 import argparse
 import ctypes
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from record import Table, write_result  # noqa: E402  (benchmarks/record.py, beside this script)
 
 SMALL = ["resnet18_small", "vgg11_small", "densenet_bc40_k12", "efficientnet_b0_cifar", "mobilenet_v1_050_cifar",
          "vit_tiny_patch4_32", "gpt_nano", "gpt_micro", "t5_tiny", "bert_tiny_mlm"]  # fmt: skip
@@ -86,23 +87,23 @@ def full_context_batch(model: Any, batch_size: int) -> Any:
     return model.example_batch(batch_size)
 
 
-def step_peak(model: Any, batch: Any, device: str) -> tuple[int, float]:
-    """(peak bytes above the memory held before it, seconds) of one training step."""
+def step_peak(model: Any, batch: Any, device: str) -> int:
+    """The peak bytes of one training step above the memory held before it."""
     model.zero_grad(set_to_none=True)
     if device == "cuda":
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
-        before, start = torch.cuda.memory_allocated(), time.perf_counter()
+        before = torch.cuda.memory_allocated()
         model.training_step(batch, 0).backward()
         torch.cuda.synchronize()
-        return torch.cuda.max_memory_allocated() - before, time.perf_counter() - start
-    before, start = _heap_bytes(), time.perf_counter()
+        return torch.cuda.max_memory_allocated() - before
+    before = _heap_bytes()
     with _HeapPeak() as peak:
         model.training_step(batch, 0).backward()
-    return peak.peak - before, time.perf_counter() - start
+    return peak.peak - before
 
 
-def measure(name: str, checkpointing: bool, batch_size: int, device: str) -> tuple[int, float]:
+def measure(name: str, checkpointing: bool, batch_size: int, device: str) -> int:
     import zoo
 
     torch.manual_seed(0)
@@ -111,8 +112,7 @@ def measure(name: str, checkpointing: bool, batch_size: int, device: str) -> tup
     model.train()
     batch = move_data_to_device(full_context_batch(model, batch_size), device)
     step_peak(model, batch, device)  # warm-up: lazily built state, allocator caches
-    runs = [step_peak(model, batch, device) for _ in range(2)]
-    result = max(r[0] for r in runs), min(r[1] for r in runs)  # the peak; the quicker step (less noise)
+    result = step_peak(model, batch, device)
     del model, batch
     if device == "cuda":
         torch.cuda.empty_cache()
@@ -124,6 +124,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--models", nargs="+", default=SMALL, help="registry names (their recipes' batch sizes)")
     parser.add_argument("--batch-size", type=int, default=None, help="instead of each recipe's")
+    parser.add_argument("--no-record", action="store_true", help="leave benchmarks/results/ alone")
     args = parser.parse_args()
     if args.device == "cpu":
         torch.set_num_threads(1)  # every allocation in the main arena, which mallinfo2 reports
@@ -133,17 +134,23 @@ def main() -> None:
 
     from zoo.registry import get_card
 
-    print(f"peak memory of one training step (forward + loss + backward), {args.device}, float32")
-    header = f"{'model':<24} {'recipe':<44} {'batch':>5} {'plain MiB':>10} {'ckpt MiB':>9} {'memory':>7} {'time':>6}"
+    title = f"peak memory of one training step (forward + loss + backward), {args.device}, float32"
+    columns = ["model", "recipe", "batch", "MiB", "MiB, checkpointed", "ratio"]
+    print(title)
+    header = f"{columns[0]:<24} {columns[1]:<44} {columns[2]:>5} {'MiB':>9} {'checkpointed':>12} {'ratio':>6}"
     print(header)
     print("-" * len(header))
+    rows = []
     for name in args.models:
         batch_size = args.batch_size or recipe_batch_size(name)
-        (plain, t_plain), (ckpt, t_ckpt) = (measure(name, c, batch_size, args.device) for c in (False, True))
-        print(f"{name:<24} {get_card(name).config:<44} {batch_size:>5} {plain / 2**20:>10.1f} {ckpt / 2**20:>9.1f} "
-              f"{ckpt / plain:>6.2f}x {t_ckpt / t_plain:>5.2f}x", flush=True)
-    print("memory, time: with checkpointing / without")
-
+        plain, ckpt = (measure(name, c, batch_size, args.device) / 2**20 for c in (False, True))
+        recipe = get_card(name).config
+        print(f"{name:<24} {recipe:<44} {batch_size:>5} {plain:>9.1f} {ckpt:>12.1f} {ckpt / plain:>5.2f}x", flush=True)
+        rows.append([name, f"`{Path(recipe).name}`", batch_size, f"{plain:,.1f}", f"{ckpt:,.1f}",
+                     f"{ckpt / plain:.2f}×"])
+    print("ratio: with activation checkpointing / without")
+    if rows and not args.no_record:  # one table per device: a GPU run keeps the CPU table
+        write_result("memory", [Table(args.device, title, columns, rows, model_column=0)], keep_other_tables=True)
 
 if __name__ == "__main__":
     main()
