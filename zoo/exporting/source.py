@@ -17,12 +17,13 @@ def load_source(source: str, weights_only: bool = True) -> LightningModule:
     Args:
         source: a ``save_pretrained`` directory (or its ``config.yaml`` / ``model.safetensors``), a Lightning
             ``.ckpt``, a URL / ``hf://`` id :func:`zoo.load_pretrained` reads, or a registered model name with
-            official weights (``resnet18``; ``resnet50:IMAGENET1K_V2`` for a given tag).
+            official weights (``resnet18``; ``resnet50.IMAGENET1K_V2`` for a given tag, as ``train.py predict
+            --ckpt_path`` reads it).
         weights_only: refuse checkpoints that need pickle (``False`` for a file you trust).
     """
     import zoo
 
-    name, _, tag = source.partition(":")
+    name, _, tag = source.partition(".")
     if not Path(source).exists() and name in zoo.list_models():
         if not zoo.list_weights(name):
             raise UserError(
