@@ -4,6 +4,7 @@
     python -m zoo --readme        # rewrite the table in README.md (between the models markers)
     python -m zoo --modality image
     python -m zoo info resnet50   # the card of one model and its official weights
+    python -m zoo serve runs/.../pretrained --port 8000   # an HTTP server of a model (docs/serving.md)
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import re
 from pathlib import Path
 
 import zoo
+from zoo.serve import command as serve
 
 START, END = "<!-- models:start -->", "<!-- models:end -->"
 
@@ -74,8 +76,11 @@ def main() -> None:
     commands = parser.add_subparsers(dest="command")
     commands.add_parser("list", help="the model table (the default)")
     commands.add_parser("info", help="one model's card and its weights").add_argument("name")
+    serve.add_arguments(commands.add_parser("serve", help="serve a model over HTTP (LitServe)"))
     args = parser.parse_args()
-    if args.command == "info":
+    if args.command == "serve":
+        serve.run(args)
+    elif args.command == "info":
         try:
             print(model_report(args.name))
         except zoo.UserError as err:

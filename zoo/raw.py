@@ -230,17 +230,15 @@ def raw_batches(card: dict[str, Any], inputs: Any, sample_rate: int | None = Non
 
 def predict_raw(model: ZooModule, inputs: Any, sample_rate: int | None = None) -> list[dict[str, Any]]:
     """User-facing predictions of ``model`` for raw ``inputs``: one dict per input (see the module docstring)."""
-    from zoo.outputs import TEXT_TASKS, decode_predictions, prediction_table
+    from zoo.outputs import TEXT_TASKS, prediction_rows
 
     card = model.data_card or {}
     batches = raw_batches(card, inputs, sample_rate)
     outputs = [model.predict(b.to(model.device, model.dtype if b.is_floating_point() else None)) for b in batches]
-    if card.get("task") in TEXT_TASKS:  # generated ids → text, as predictions.csv has it
-        return [{"prediction": text} for text in decode_predictions(outputs, card)]
-    if any(out["pred"].ndim == 4 for out in outputs):  # (B, C, H, W) images (autoencoders, GANs): no table
+    if card.get("task") not in TEXT_TASKS and any(out["pred"].ndim == 4 for out in outputs):
+        # (B, C, H, W) images (autoencoders, GANs): no table
         raise UserError(
             f"{type(model).__name__} predicts images, which predict_raw does not tabulate: "
             "use model.predict(batch), or train.py predict (its image writer saves them)"
         )
-    header, rows = prediction_table(outputs, card)
-    return [dict(zip(header, row)) for row in rows]
+    return prediction_rows(outputs, card)
