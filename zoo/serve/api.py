@@ -33,12 +33,15 @@ __all__ = ["Decoded", "Refused", "ZooAPI"]
 
 log = logging.getLogger(__name__)
 
+Job = tuple[int, Tensor, dict[str, Any]]  # (request index, model input tensor, generation settings)
+
 
 @dataclass
 class Decoded:
-    """One request's model input tensors (rows = its inputs)."""
+    """One request's model input tensors (rows = its inputs) and its generation settings."""
 
     tensors: list[Tensor]
+    generation: dict[str, Any]
 
 
 @dataclass
@@ -85,8 +88,8 @@ class ZooAPI(ls.LitAPI):
         folder = None
         try:
             with tempfile.TemporaryDirectory(prefix="zoo-serve-") as folder:
-                inputs, sample_rate = read_request(request, self.backend.card, Path(folder))
-                return Decoded(self.backend.prepare(inputs, sample_rate))
+                asked = read_request(request, self.backend.card, Path(folder))
+                return Decoded(self.backend.prepare(asked.inputs, asked.sample_rate), asked.generation)
         except Exception as error:  # noqa: BLE001 - answered as this request's error, never the batch's
             return _refusal(error, folder)
 
@@ -110,10 +113,11 @@ class ZooAPI(ls.LitAPI):
     def answer(self, items: list[Decoded | Refused]) -> list[list[dict[str, Any]] | Refused]:
         """Per request: its prediction rows, or its refusal."""
         answers: list[Any] = list(items)
-        jobs = [(i, t) for i, item in enumerate(items) if isinstance(item, Decoded) for t in item.tensors]
-        outputs: dict[int, list[dict[str, Tensor]]] = {i: [] for i, _ in jobs}
+        jobs = [(i, t, item.generation) for i, item in enumerate(items) if isinstance(item, Decoded)
+                for t in item.tensors]
+        outputs: dict[int, list[dict[str, Tensor]]] = {job[0]: [] for job in jobs}
         for group in self._groups(jobs):
-            for (i, _), out in zip(group, self._forward(group)):
+            for (i, *_), out in zip(group, self._forward(group)):
                 if isinstance(out, Refused):
                     answers[i] = out
                 elif not isinstance(answers[i], Refused):
@@ -126,25 +130,25 @@ class ZooAPI(ls.LitAPI):
                     answers[i] = _refusal(error)
         return answers
 
-    def _groups(self, jobs: list[tuple[int, Tensor]]) -> list[list[tuple[int, Tensor]]]:
-        """Jobs that can run as one batch: same dtype and shape past the batch dimension (token ids: past
-        the length too, they are padded)."""
+    def _groups(self, jobs: list[Job]) -> list[list[Job]]:
+        """Jobs that can run as one batch: same dtype, shape past the batch dimension (token ids: past the
+        length too, they are padded) and generation settings."""
         if not self.backend.mergeable:
             return [[job] for job in jobs]
-        groups: dict[Any, list[tuple[int, Tensor]]] = {}
+        groups: dict[Any, list[Job]] = {}
         for job in jobs:
-            t = job[1]
-            key = (t.dtype, tuple(t.shape[2:])) if _ids(t) else (t.dtype, tuple(t.shape[1:]))
-            groups.setdefault(key, []).append(job)
+            _, t, generation = job
+            shape = tuple(t.shape[2:]) if _ids(t) else tuple(t.shape[1:])
+            groups.setdefault((t.dtype, shape, tuple(sorted(generation.items()))), []).append(job)
         return list(groups.values())
 
-    def _forward(self, group: list[tuple[int, Tensor]]) -> list[dict[str, Tensor] | Refused]:
+    def _forward(self, group: list[Job]) -> list[dict[str, Tensor] | Refused]:
         """One output dict per job of ``group``: one merged forward, or each alone if that fails."""
-        tensors = [t for _, t in group]
+        tensors, generation = [job[1] for job in group], group[0][2]
         try:
             if len(tensors) == 1:
-                return [self.backend.forward(tensors[0])]
-            merged = self.backend.forward(_merge(tensors, self.backend.pad_id))
+                return [self.backend.forward(tensors[0], generation)]
+            merged = self.backend.forward(_merge(tensors, self.backend.pad_id), generation)
             return _split(merged, [len(t) for t in tensors])
         except Exception as error:  # noqa: BLE001
             if len(tensors) == 1:

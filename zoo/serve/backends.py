@@ -55,8 +55,14 @@ class Backend:
         """The raw inputs of one request → model input tensors (rows = inputs), on the CPU."""
         raise NotImplementedError
 
-    def forward(self, batch: Tensor) -> dict[str, Tensor]:
-        """One batch of prepared tensors → ``{"pred": ..., "probs": ...}`` as ``predict_step`` returns."""
+    def forward(self, batch: Tensor, generation: dict[str, Any]) -> dict[str, Tensor]:
+        """One batch of prepared tensors → ``{"pred": ..., "probs": ...}`` as ``predict_step`` returns.
+
+        Args:
+            batch: prepared tensors of one or more requests, concatenated.
+            generation: text generation settings of these requests (``max_new_tokens``, ``temperature``,
+                ``top_k``) over the model's own; empty for other models.
+        """
         raise NotImplementedError
 
     def metadata(self) -> dict[str, Any]:
@@ -100,10 +106,15 @@ def load_model(source: str) -> Any:
     return zoo.load_pretrained(source)
 
 
-def check_card(card: dict[str, Any], what: str) -> None:
+def check_card(card: dict[str, Any], what: str, generates_images: bool = False) -> None:
     """Refuse, before the server starts, a model whose predictions the server cannot answer."""
     from zoo.raw import _BATCHES
 
+    if generates_images:
+        raise UserError(
+            f"{what} predicts images (an autoencoder or a GAN), which have no JSON rows: "
+            "use model.predict, or train.py predict (its image writer saves them)"
+        )
     if card.get("modality") not in _BATCHES:
         raise UserError(
             f"{what} has no data card (modality {card.get('modality')!r}): the server needs the class names and "
@@ -126,7 +137,9 @@ class TorchBackend(Backend):
         model = load_model(source)
         self.card = dict(model.data_card or {})
         self.model_name = type(model).__name__
-        check_card(self.card, f"{source} ({self.model_name})")
+        from zoo.tasks.generative import ImageGenerator
+
+        check_card(self.card, f"{source} ({self.model_name})", isinstance(model, ImageGenerator))
         self.model: Any = None  # loaded again in the worker: a model does not travel between processes cheaply
 
     def __getstate__(self) -> dict[str, Any]:
@@ -140,9 +153,17 @@ class TorchBackend(Backend):
 
         return raw_batches(self.card, inputs, sample_rate)
 
-    def forward(self, batch: Tensor) -> dict[str, Tensor]:
+    def forward(self, batch: Tensor, generation: dict[str, Any]) -> dict[str, Tensor]:
         model = self.model
-        return model.predict(batch.to(model.device, model.dtype if batch.is_floating_point() else None))
+        batch = batch.to(model.device, model.dtype if batch.is_floating_point() else None)
+        if not generation:
+            return model.predict(batch)
+        default = model.generation
+        model.generation = {**default, **generation}
+        try:
+            return model.predict(batch)
+        finally:
+            model.generation = default
 
 
 BACKENDS: dict[str, type[Backend]] = {"torch": TorchBackend}

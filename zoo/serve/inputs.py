@@ -25,10 +25,27 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RequestError", "describe_fields", "read_request"]
+__all__ = ["GENERATION", "Request", "RequestError", "describe_fields", "read_request"]
+
+# per-request settings of text generation (causal LMs, seq2seq): the keys of ``model.generation``
+GENERATION = {
+    "max_new_tokens": "the most tokens to generate (a positive integer)",
+    "temperature": "0 for greedy decoding; higher samples more freely",
+    "top_k": "sample among the k most likely tokens only (null: all)",
+}
+
+
+@dataclass
+class Request:
+    """What one request asks: the raw inputs, the rate of waveforms, generation settings."""
+
+    inputs: Any
+    sample_rate: int | None = None
+    generation: dict[str, Any] = field(default_factory=dict)
 
 
 class RequestError(Exception):
@@ -66,20 +83,27 @@ def _kind(card: dict[str, Any]) -> str:
     return str(modality)
 
 
+def _generates(card: dict[str, Any]) -> bool:
+    return card.get("task") in ("causal_lm", "seq2seq")
+
+
+def _fields(card: dict[str, Any]) -> dict[str, str]:
+    return {**_FIELDS[_kind(card)], **(GENERATION if _generates(card) else {})}
+
+
 def describe_fields(card: dict[str, Any]) -> dict[str, Any]:
     """The request fields the model reads: ``{"json": {field: meaning}, "multipart": [fields]}`` (for /info)."""
-    kind = _kind(card)
-    return {"json": _FIELDS[kind], "multipart": [_FILES[kind]]}
+    return {"json": _fields(card), "multipart": [_FILES[_kind(card)], *(GENERATION if _generates(card) else [])]}
 
 
 def _expected(card: dict[str, Any]) -> str:
     kind = _kind(card)
     article = "an" if kind[0] in "aeiou" else "a"
-    return f"{article} {kind} model reads JSON field(s) {sorted(_FIELDS[kind])} or multipart field {_FILES[kind]!r}"
+    return f"{article} {kind} model reads JSON field(s) {sorted(_fields(card))} or multipart field {_FILES[kind]!r}"
 
 
-def read_request(payload: Any, card: dict[str, Any], folder: Path) -> tuple[Any, int | None]:
-    """``(inputs, sample_rate)`` for :func:`zoo.raw.raw_batches` from a JSON dict or a multipart form.
+def read_request(payload: Any, card: dict[str, Any], folder: Path) -> Request:
+    """The :class:`Request` of a JSON dict or a multipart form, its inputs for :func:`zoo.raw.raw_batches`.
 
     Args:
         payload: the parsed JSON body (a dict) or Starlette's ``FormData``.
@@ -87,10 +111,35 @@ def read_request(payload: Any, card: dict[str, Any], folder: Path) -> tuple[Any,
         folder: an empty folder for uploaded files; the caller removes it.
     """
     if hasattr(payload, "multi_items"):
-        return _read_form(payload, card, folder), None
+        items = list(payload.multi_items())
+        generation = _generation({k: v for k, v in items if k in GENERATION}, form=True) if _generates(card) else {}
+        return Request(_read_form([(k, v) for k, v in items if k not in generation], card, folder), None, generation)
     if not isinstance(payload, dict):
         raise RequestError(f"the JSON body is a {type(payload).__name__}, not an object; {_expected(card)}")
-    return _read_json(payload, card, folder)
+    generation = _generation({k: v for k, v in payload.items() if k in GENERATION}) if _generates(card) else {}
+    inputs, rate = _read_json({k: v for k, v in payload.items() if k not in generation}, card, folder)
+    return Request(inputs, rate, generation)
+
+
+def _generation(given: dict[str, Any], form: bool = False) -> dict[str, Any]:
+    """Checked generation settings; form values arrive as strings."""
+    out: dict[str, Any] = {}
+    for key, value in given.items():
+        if form:
+            number_of = float if key == "temperature" else int
+            try:
+                value = None if value in ("", "null", "none") else number_of(value)
+            except (TypeError, ValueError):
+                raise RequestError(f"field {key!r}: {value!r} is not a number") from None
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if key == "temperature" and not (number and value >= 0):
+            raise RequestError(f"field 'temperature' must be a number >= 0, not {_type(value)}")
+        if key == "max_new_tokens" and not (isinstance(value, int) and not isinstance(value, bool) and value > 0):
+            raise RequestError(f"field 'max_new_tokens' must be a positive integer, not {_type(value)}")
+        if key == "top_k" and value is not None and not (isinstance(value, int) and value > 0):
+            raise RequestError(f"field 'top_k' must be a positive integer or null, not {_type(value)}")
+        out[key] = value
+    return out
 
 
 # -- JSON ---------------------------------------------------------------------------------------------
@@ -216,9 +265,8 @@ def _series(value: Any, card: dict[str, Any]) -> list[Any]:
 
 
 # -- multipart ----------------------------------------------------------------------------------------
-def _read_form(form: Any, card: dict[str, Any], folder: Path) -> Any:
+def _read_form(items: list[tuple[str, Any]], card: dict[str, Any], folder: Path) -> Any:
     kind, field = _kind(card), _FILES[_kind(card)]
-    items = list(form.multi_items())
     unknown = sorted({name for name, _ in items if name != field})
     if unknown:
         raise RequestError(f"unknown field(s) {unknown}; {_expected(card)}")
