@@ -2,7 +2,8 @@
 # The GPU figures of the vision and transformer issues in one short run (a few minutes on one H200):
 #   throughput of the zoo's ResNet-18 vs torchvision's (channels_last + bf16; bar: ratio >= 0.95),
 #   SDPA vs naive attention at T = 256/1024/4096 (goal at 1024: >= 2x speed, <= 0.4x memory),
-#   nanoGPT's Shakespeare recipe through train.py (goal: best val <= 1.47, best checkpoint kept).
+#   nanoGPT's Shakespeare recipe through train.py (goal: best val <= 1.47, best checkpoint kept),
+#   the model server on the GPU (python -m zoo serve --accelerator cuda), with and without batching.
 #
 #   bash benchmarks/gpu_checks.sh [results folder]      # default: $OUT, else runs/gpu_checks
 set -uo pipefail
@@ -14,3 +15,4 @@ nvidia-smi --query-gpu=name,memory.total --format=csv | tee "$out/gpu.txt"
 python benchmarks/vision_throughput.py --device cuda 2>&1 | tee "$out/throughput.txt"
 python benchmarks/attention.py --device cuda 2>&1 | tee "$out/attention.txt"
 python benchmarks/gpt_shakespeare.py --gpu --out /tmp/gpt_shakespeare 2>&1 | tee "$out/gpt_shakespeare.txt"
+python benchmarks/serving.py --accelerator cuda --model resnet18 --requests 1000 --clients 64 2>&1 | tee "$out/serving.txt"
