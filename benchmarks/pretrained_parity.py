@@ -78,7 +78,7 @@ def bert_row() -> tuple[str, float, float]:
 def minilm_row() -> tuple[str, float, float]:
     import transformers
 
-    from datamodules.tokenizers import resolve_pretrained
+    from preprocessing.tokenizers import resolve_pretrained
     from zoo.text.bert import from_hf_folder
     from zoo.text.hf import MINILM
 

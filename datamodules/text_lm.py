@@ -14,9 +14,9 @@ from typing import Any, Literal
 import torch
 
 from datamodules import text_sources as sources
-from datamodules.errors import UserError
 from datamodules.text_base import MASK_MARKER, Batches, TextDataModule
 from datamodules.text_loaders import WindowLoader, blocks, mask_tokens
+from preprocessing.errors import UserError
 
 __all__ = ["LanguageModelDataModule"]
 

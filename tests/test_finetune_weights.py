@@ -74,9 +74,13 @@ def _check_finetuned(cli: Any, file: Path, caplog: pytest.LogCaptureFixture) -> 
     assert cli.model.net.head[2].out_features == len(CLASSES)
     assert f"resnet18: converted {len(converted)} tensors from torchvision" in caplog.text
     assert f"new head for {len(CLASSES)} classes" in caplog.text
-    prep = get_weights("resnet18").preprocessing  # the datamodule normalised as the weights were trained
+    prep = get_weights("resnet18").preprocessing  # the datamodule prepared images as the weights were trained
     card = cli.datamodule._card
     assert (card["mean"], card["std"]) == (list(prep["mean"]), list(prep["std"]))
+    # resized to 256, centre-cropped to 224, bilinear: not the recipe's 64 px, which is for the embedded digits
+    assert (card["image_size"], card["resize_size"], card["interpolation"]) == (224, 256, "bilinear")
+    assert cli.model.image_size == 224
+    assert "images resized to 256 px (bilinear), centre-cropped to 224" in caplog.text
 
 
 def test_fine_tuning_from_a_torchvision_file(tmp_path: Path, images: Path, torchvision_file: Path, caplog) -> None:
@@ -100,6 +104,14 @@ def test_fine_tuning_from_a_tag_in_the_cache(
     with caplog.at_level(logging.INFO):
         cli = _fit(tmp_path, "IMAGENET1K_V1", images)
     _check_finetuned(cli, cached, caplog)
+
+
+def test_the_users_image_size_wins_over_the_weights_geometry(tmp_path: Path, images: Path, torchvision_file: Path):
+    cli = cli_main(["--config", RESNET18, "--model.pretrained", str(torchvision_file), "--data.path",
+                    str(images), "--data.image_size=96", "--data.batch_size=4", "--trainer.fast_dev_run=1",
+                    "--trainer.logger=false", *quiet(tmp_path)], run=False)  # fmt: skip
+    assert cli.model.image_size == cli.datamodule.image_size == 96  # the model follows the data's explicit size
+    assert cli.datamodule.resize_size is None
 
 
 def test_an_unknown_tag_is_an_error_naming_the_tags(tmp_path: Path, images: Path, capsys) -> None:

@@ -17,7 +17,7 @@ import torch
 from safetensors.torch import load_file
 
 import zoo
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 from zoo.text.bert import BertPretraining
 from zoo.text.gpt import GPT
 from zoo.text.t5 import T5

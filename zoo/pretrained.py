@@ -27,7 +27,7 @@ import torch
 import yaml
 from lightning.pytorch import LightningModule
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 from zoo.convert import load_converted
 
 __all__ = [

@@ -18,7 +18,7 @@ from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor, nn
 from torchmetrics import MeanMetric, Metric
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 from zoo.tasks.optim import OptimArgs, build_optimizer, build_scheduler, resolve_optim
 from zoo.tasks.resume import resume_fit, resume_state, seed_per_rank
 

@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 from zoo.layers.positional import LearnedPositionalEmbedding
 from zoo.layers.transformer import PostNormBlock, TransformerBlock, init_normal_
 from zoo.registry import register_model

@@ -2,7 +2,7 @@
 
 A converter maps a transformers state dict onto a zoo network's own names exactly; a key it does
 not know, or one it needs and does not find, is the user's file not matching the architecture, so
-it is a :class:`~datamodules.errors.UserError` that names the keys.
+it is a :class:`~preprocessing.errors.UserError` that names the keys.
 
 A Hugging Face model folder (what ``save_pretrained`` writes) is ``config.json`` and the weights,
 ``model.safetensors`` or ``pytorch_model.bin``; :func:`read_hf_folder` reads both for every family.
@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 
 __all__ = ["check_state_keys", "config_value", "convert_hf_folder", "read_hf_folder", "report_converted"]
 

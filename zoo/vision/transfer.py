@@ -34,7 +34,7 @@ import torch
 from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor, nn
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 from zoo.registry import register_model
 from zoo.tasks import ImageClassifier, OptimArgs
 from zoo.tasks.classification import ClassificationTask
