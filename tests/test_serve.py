@@ -71,6 +71,7 @@ def b64(path: Path) -> str:
     return base64.b64encode(path.read_bytes()).decode()
 
 
+@pytest.mark.slow  # the server's start: two processes importing the zoo
 def test_health_and_metadata(server) -> None:
     health = requests.get(f"{server}/health", timeout=10)
     assert health.status_code == 200 and health.text == "ok"
@@ -83,6 +84,7 @@ def test_health_and_metadata(server) -> None:
     assert info["max_batch_size"] == 4
 
 
+@pytest.mark.slow  # the server's start: two processes importing the zoo
 def test_multipart_and_json_equal_predict_raw(server, lenet, images) -> None:
     import zoo
 
@@ -96,6 +98,7 @@ def test_multipart_and_json_equal_predict_raw(server, lenet, images) -> None:
     same(one["predictions"], expected[2:3])
 
 
+@pytest.mark.slow  # the server's start: two processes importing the zoo
 def test_concurrent_requests_give_the_same_answers(server, lenet, images) -> None:
     """Requests that arrive together (batched by the server) get each its own answer, as alone."""
     import zoo
@@ -117,6 +120,7 @@ def _error(response: requests.Response, status: int) -> str:
     return message
 
 
+@pytest.mark.slow  # the server's start: two processes importing the zoo
 def test_bad_requests_get_a_4xx_and_the_server_keeps_serving(server, images, tmp_path: Path) -> None:
     url = f"{server}/predict"
     broken = tmp_path / "broken.png"
@@ -142,6 +146,7 @@ def test_bad_requests_get_a_4xx_and_the_server_keeps_serving(server, images, tmp
     assert response.status_code == 200 and len(response.json()["predictions"]) == 2
 
 
+@pytest.mark.slow  # the server's start: two processes importing the zoo
 def test_a_bad_request_does_not_fail_its_batch(server, images, tmp_path: Path) -> None:
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"not an image")
@@ -185,6 +190,7 @@ def test_api_pads_token_ids_of_requests_to_one_length() -> None:
 
 
 # -- the command line ----------------------------------------------------------------------------------
+@pytest.mark.slow  # the server's start: two processes importing the zoo
 def test_serve_refuses_bad_sources_with_exit_status_2(tmp_path: Path) -> None:
     missing = tmp_path / "nothing"
     run = subprocess.run([sys.executable, "-m", "zoo", "serve", str(missing)], cwd=ROOT, capture_output=True,
@@ -195,7 +201,7 @@ def test_serve_refuses_bad_sources_with_exit_status_2(tmp_path: Path) -> None:
 
 
 def test_build_server_refuses_what_it_cannot_answer(lenet) -> None:
-    from datamodules.errors import UserError
+    from preprocessing.errors import UserError
     from zoo.serve import build_server
 
     with pytest.raises(UserError, match="lenet5 has no official weights to serve"):
@@ -209,13 +215,13 @@ def test_build_server_refuses_what_it_cannot_answer(lenet) -> None:
 def test_models_without_json_rows_are_refused(lenet, tmp_path: Path) -> None:
     """An autoencoder (images out), a masked LM, a model without a data card: refused before serving."""
     import zoo
-    from datamodules.errors import UserError
+    from preprocessing.errors import UserError
     from zoo.serve.backends import TorchBackend, check_card
 
     model = zoo.create_model("ae_mlp", in_channels=1, image_size=32)
     model.data_card = dict(zoo.load_pretrained(lenet).data_card)
     model.save_pretrained(tmp_path / "ae")
-    with pytest.raises(UserError, match=r"\(Autoencoder\) predicts images"):
+    with pytest.raises(UserError, match=r"\(MLPAutoencoder\) predicts images"):
         TorchBackend(str(tmp_path / "ae"))
     zoo.create_model("lenet5", num_classes=3).save_pretrained(tmp_path / "bare")
     with pytest.raises(UserError, match="has no data card"):

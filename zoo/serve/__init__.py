@@ -39,7 +39,7 @@ def build_server(
         accelerator: LitServe's ``"auto"``, ``"cpu"`` or ``"cuda"``.
         timeout: seconds a request may wait for its answer (504 after).
     """
-    from datamodules.errors import UserError
+    from preprocessing.errors import UserError
 
     if max_batch_size < 1 or batch_timeout < 0 or max_body_mb <= 0:
         raise UserError(

@@ -24,7 +24,7 @@ import torch
 from fastapi.responses import JSONResponse
 from torch import Tensor
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 from zoo.outputs import prediction_rows
 from zoo.serve.backends import Backend
 from zoo.serve.inputs import RequestError, read_request
@@ -55,7 +55,7 @@ class Refused:
 def _refusal(error: Exception, folder: str | None = None) -> Refused:
     if isinstance(error, RequestError):
         return Refused(error.status, _line(str(error)))
-    if isinstance(error, UserError):  # the DataModules' readers name the file: ours, inside the request's folder
+    if isinstance(error, UserError):  # preprocessing's readers name the file: ours, inside the request's folder
         text = str(error).replace(f"{folder}/", "") if folder else str(error)
         return Refused(422, _line(text))
     log.exception("error while serving a request", exc_info=error)

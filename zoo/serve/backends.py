@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 from torch import Tensor
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 
 __all__ = ["BACKENDS", "SERVED_TASKS", "Backend", "TorchBackend", "check_card", "load_model", "make_backend"]
 

@@ -14,7 +14,7 @@ One request carries one or more inputs of the model's modality, as JSON or as a 
 - time series, classification: JSON ``series``: one series ``(T,)`` / ``(C, T)``, or a list of them;
   multipart ``series``: a ``.ts`` / ``.tsv`` / ``.csv`` file
 
-Files are written to a per-request temporary folder and read by the DataModules' own readers (the same
+Files are written to a per-request temporary folder and read by :mod:`preprocessing`'s readers (the same
 decoding, resizing and checks as ``model.predict_raw(paths)``). A request of the wrong shape raises
 :class:`RequestError` (400, naming the field and what the model reads); inputs the readers refuse raise
 their ``UserError`` (the API answers 422).
