@@ -14,6 +14,7 @@ configuration, and the ratios to the unbatched torch server.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import io
 import sys
 import tempfile
@@ -84,7 +85,6 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def main() -> None:
-    from zoo.serve.backends import BACKENDS
     from zoo.serve.process import background_server
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -94,6 +94,7 @@ def main() -> None:
     parser.add_argument("--max-batch-size", type=int, default=8)
     parser.add_argument("--batch-timeout", type=float, default=0.01)
     parser.add_argument("--accelerator", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--threads", type=int, help="CPU threads of a forward (default: the server's)")
     args = parser.parse_args()
     images = _images(32)
     rows = []
@@ -102,17 +103,18 @@ def main() -> None:
         for backend in ("torch", "onnx"):
             for batch in (1, args.max_batch_size):
                 label = f"{backend}, max batch {batch}"
-                if backend not in BACKENDS:
-                    rows.append((label, None))
+                if backend == "onnx" and importlib.util.find_spec("zoo.exporting") is None:
+                    rows.append((label, None))  # the export code (python -m zoo export) is not on this branch
                     continue
                 options = ["--backend", backend, "--max-batch-size", str(batch), "--batch-timeout",
-                           str(args.batch_timeout), "--accelerator", args.accelerator]
+                           str(args.batch_timeout), "--accelerator", args.accelerator,
+                           *(["--threads", str(args.threads)] if args.threads else [])]
                 with background_server(source, *options, log=Path(tmp) / f"{backend}{batch}.log") as url:
                     _load(url, images, 2 * args.clients, args.clients)  # warm-up
                     seconds, latencies = _load(url, images, args.requests, args.clients)
                 rows.append((label, (args.requests / seconds, _percentile(latencies, 50), _percentile(latencies, 99))))
     print(f"{args.model}, {args.requests} requests of one 28x28 PNG, {args.clients} concurrent clients, loopback, "
-          f"batch timeout {args.batch_timeout} s, {args.accelerator}")
+          f"batch timeout {args.batch_timeout} s, {args.accelerator}, threads {args.threads or 'default'}")
     base = rows[0][1]
     print(f"| {'configuration':<22} | req/s | p50 ms | p99 ms | req/s vs torch unbatched |")
     print(f"|{'-' * 24}|------:|-------:|-------:|-------------------------:|")

@@ -206,8 +206,10 @@ def test_build_server_refuses_what_it_cannot_answer(lenet) -> None:
 
     with pytest.raises(UserError, match="lenet5 has no official weights to serve"):
         build_server("lenet5")
-    with pytest.raises(UserError, match="--backend tensorrt: unknown backend"):
+    with pytest.raises(UserError, match="--backend tensorrt: unknown backend; choose one of torch, onnx"):
         build_server(str(lenet), backend="tensorrt")
+    with pytest.raises(UserError, match="add --backend onnx"):
+        build_server(str(lenet), onnx="model.onnx")
     with pytest.raises(UserError, match="--max-batch-size 0"):
         build_server(str(lenet), max_batch_size=0)
 

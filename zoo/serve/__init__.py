@@ -22,29 +22,35 @@ __all__ = ["build_server"]
 def build_server(
     source: str,
     backend: str = "torch",
+    onnx: str | None = None,
     max_batch_size: int = 8,
     batch_timeout: float = 0.01,
     max_body_mb: float = 16,
     accelerator: str = "auto",
     timeout: float = 30,
+    threads: int | None = None,
 ) -> Any:
     """A ``litserve.LitServer`` for ``source`` (see :func:`zoo.serve.backends.load_model`); ``.run(...)`` starts it.
 
     Args:
         source: a save_pretrained directory, a ``.ckpt``, or a registered name with official weights.
-        backend: ``"torch"`` (or another key of :data:`zoo.serve.backends.BACKENDS`).
+        backend: ``"torch"`` or ``"onnx"`` (:data:`zoo.serve.backends.BACKENDS`).
+        onnx: the ``.onnx`` file of ``source`` (``python -m zoo export``) for the onnx backend; without it
+            the model is exported at start.
         max_batch_size: the most requests run as one forward (1: no batching).
         batch_timeout: seconds the worker waits for a batch to fill.
         max_body_mb: the largest request body, in MiB (413 above it).
         accelerator: LitServe's ``"auto"``, ``"cpu"`` or ``"cuda"``.
         timeout: seconds a request may wait for its answer (504 after).
+        threads: CPU threads of a forward (``None``: one per core).
     """
     from preprocessing.errors import UserError
 
-    if max_batch_size < 1 or batch_timeout < 0 or max_body_mb <= 0:
+    if max_batch_size < 1 or batch_timeout < 0 or max_body_mb <= 0 or (threads is not None and threads < 1):
         raise UserError(
-            f"--max-batch-size {max_batch_size}, --batch-timeout {batch_timeout}, --max-body-mb {max_body_mb}: "
-            "give a batch size of at least 1, a timeout of 0 s or more, and a positive body limit"
+            f"--max-batch-size {max_batch_size}, --batch-timeout {batch_timeout}, --max-body-mb {max_body_mb}, "
+            f"--threads {threads}: give a batch size and threads of at least 1, a timeout of 0 s or more, and a "
+            "positive body limit"
         )
     try:
         import litserve as ls
@@ -56,8 +62,8 @@ def build_server(
     from zoo.serve.guard import RequestGuard
     from zoo.serve.inputs import describe_fields
 
-    model = make_backend(source, backend)
-    api = ZooAPI(model, max_batch_size=max_batch_size, batch_timeout=batch_timeout)
+    model = make_backend(source, backend, onnx)
+    api = ZooAPI(model, max_batch_size=max_batch_size, batch_timeout=batch_timeout, threads=threads)
     metadata = {
         **model.metadata(),
         "source": str(source),

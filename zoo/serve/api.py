@@ -73,14 +73,21 @@ class ZooAPI(ls.LitAPI):
         backend: what runs the model (built and checked in the server process, set up in the worker).
         max_batch_size: the most requests run as one batch (1: each alone).
         batch_timeout: how long (seconds) the worker waits for a batch to fill.
+        threads: CPU threads of one forward (``None``: the runtime's default, one per core); fewer than
+            the cores leaves room for decoding and the HTTP side on a small machine.
     """
 
-    def __init__(self, backend: Backend, max_batch_size: int = 1, batch_timeout: float = 0.0) -> None:
+    def __init__(
+        self, backend: Backend, max_batch_size: int = 1, batch_timeout: float = 0.0, threads: int | None = None
+    ) -> None:
         super().__init__(max_batch_size=max_batch_size, batch_timeout=batch_timeout)
-        self.backend = backend
+        self.backend, self.threads = backend, threads
 
     def setup(self, device: str) -> None:
         torch.set_grad_enabled(False)
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        self.backend.threads = self.threads
         self.backend.setup(device)
 
     # no annotations on ``request`` and on encode_response's result: LitServe reads them to build the route

@@ -7,6 +7,7 @@ same class names, probabilities and values.
 
 - :class:`TorchBackend`: the PyTorch model itself; ``prepare`` is :func:`zoo.raw.raw_batches` (the data
   card's decoding and normalisation), ``forward`` is ``model.predict``.
+- :class:`zoo.serve.onnx_backend.OnnxBackend`: the exported ONNX graph in onnxruntime.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class Backend:
     name: ClassVar[str]
     card: dict[str, Any]
     model_name: str
+    threads: int | None = None  # CPU threads of a forward (set by the API before setup; None: the default)
 
     @property
     def mergeable(self) -> bool:
@@ -166,11 +168,23 @@ class TorchBackend(Backend):
             model.generation = default
 
 
-BACKENDS: dict[str, type[Backend]] = {"torch": TorchBackend}
+BACKENDS = ("torch", "onnx")
 
 
-def make_backend(source: str, backend: str = "torch") -> Backend:
-    """The ``backend`` (a key of :data:`BACKENDS`) for ``source``, checked and ready to travel to the worker."""
-    if backend not in BACKENDS:
-        raise UserError(f"--backend {backend}: unknown backend; choose one of {sorted(BACKENDS)}")
-    return BACKENDS[backend](source)
+def make_backend(source: str, backend: str = "torch", onnx: str | None = None) -> Backend:
+    """The ``backend`` (one of :data:`BACKENDS`) for ``source``, checked and ready to travel to the worker.
+
+    Args:
+        source: see :func:`load_model`.
+        backend: ``torch`` (the PyTorch model) or ``onnx`` (:class:`zoo.serve.onnx_backend.OnnxBackend`).
+        onnx: the ``.onnx`` file of ``source`` for the onnx backend (exported at start when not given).
+    """
+    if backend == "torch":
+        if onnx is not None:
+            raise UserError(f"--onnx {onnx} is the file of the onnx backend: add --backend onnx")
+        return TorchBackend(source)
+    if backend == "onnx":
+        from zoo.serve.onnx_backend import OnnxBackend
+
+        return OnnxBackend(source, onnx)
+    raise UserError(f"--backend {backend}: unknown backend; choose one of {', '.join(BACKENDS)}")

@@ -13,12 +13,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", help="a save_pretrained directory, a .ckpt, or a registered name with weights")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--host", default="127.0.0.1", help="the address to listen on (0.0.0.0: every interface)")
-    parser.add_argument("--backend", default="torch", help="torch (the PyTorch model)")
+    parser.add_argument("--backend", default="torch", choices=["torch", "onnx"],
+                        help="torch: the PyTorch model; onnx: its exported graph in ONNX Runtime")
+    parser.add_argument("--onnx", help="the .onnx file of SOURCE (python -m zoo export) for --backend onnx; "
+                        "exported at start when not given")
     parser.add_argument("--max-batch-size", type=int, default=8, help="the most requests run as one batch (1: none)")
     parser.add_argument("--batch-timeout", type=float, default=0.01, help="seconds to wait for a batch to fill")
     parser.add_argument("--max-body-mb", type=float, default=16, help="the largest request body (MiB); 413 above")
     parser.add_argument("--accelerator", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--timeout", type=float, default=30, help="seconds a request may wait (504 after)")
+    parser.add_argument("--threads", type=int, help="CPU threads of a forward (default: one per core)")
     parser.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
 
 
@@ -31,11 +35,13 @@ def run(args: argparse.Namespace) -> None:
         server = build_server(
             args.source,
             backend=args.backend,
+            onnx=args.onnx,
             max_batch_size=args.max_batch_size,
             batch_timeout=args.batch_timeout,
             max_body_mb=args.max_body_mb,
             accelerator=args.accelerator,
             timeout=args.timeout,
+            threads=args.threads,
         )
     # LitServe shuts its workers down on KeyboardInterrupt only: a SIGTERM (docker stop, systemd, kill) would leave
     # them running without their parent
