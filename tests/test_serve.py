@@ -58,7 +58,8 @@ def images(tmp_path_factory) -> list[Path]:
 @pytest.fixture(scope="module")
 def server(lenet, tmp_path_factory):
     log = tmp_path_factory.mktemp("log") / "server.log"
-    with served(lenet, log, "--max-batch-size", "4", "--batch-timeout", "0.2", "--max-body-mb", "1") as url:
+    options = ["--max-batch-size", "4", "--batch-timeout", "0.2", "--max-body-mb", "1", "--threads", "1"]
+    with served(lenet, log, *options) as url:
         yield url
 
 
@@ -81,7 +82,7 @@ def test_health_and_metadata(server) -> None:
     pre = info["preprocessing"]
     assert pre["image_size"] == 32 and pre["in_channels"] == 1 and len(pre["mean"]) == len(pre["std"]) == 1
     assert info["inputs"]["multipart"] == ["image"] and "image" in info["inputs"]["json"]
-    assert info["max_batch_size"] == 4
+    assert info["max_batch_size"] == 4 and info["batch_timeout"] == 0.2 and info["threads"] == 1
 
 
 @pytest.mark.slow  # the server's start: two processes importing the zoo
@@ -136,6 +137,9 @@ def test_bad_requests_get_a_4xx_and_the_server_keeps_serving(server, images, tmp
     assert "not an object" in _error(requests.post(url, json=[b64(images[0])]), 400)
     assert "not valid JSON" in _error(requests.post(url, data=b'{"image": ', headers={"content-type":
                                                                                          "application/json"}), 400)
+    no_boundary = {"content-type": "multipart/form-data"}
+    assert "not a well-formed multipart/form-data form" in _error(requests.post(url, data=b"x", headers=no_boundary),
+                                                                  400)
     assert "text/plain" in _error(requests.post(url, data=b"x", headers={"content-type": "text/plain"}), 415)
     big = {"image": "A" * (2 * 2**20)}  # 2 MiB of base64; the server's limit is 1 MiB
     assert "the limit is 1,048,576 bytes" in _error(requests.post(url, json=big), 413)

@@ -70,6 +70,7 @@ def build_server(
         "inputs": describe_fields(model.card),
         "max_batch_size": max_batch_size,
         "batch_timeout": batch_timeout,
+        "threads": threads,
     }
     max_bytes = int(max_body_mb * 2**20)
     return ls.LitServer(

@@ -5,7 +5,7 @@ LitServe parses the body itself and answers a malformed JSON body or an unknown 
 
 - 413: the body is larger than ``max_bytes`` (by its ``Content-Length``, or counted while it arrives)
 - 415: a media type other than JSON or a form
-- 400: a JSON body that does not parse
+- 400: a JSON body or a form that does not parse
 
 The body is read once here (at most ``max_bytes``) and replayed to the application.
 """
@@ -57,16 +57,37 @@ class RequestGuard:
                 json.loads(body)
             except ValueError as err:  # UnicodeDecodeError is one too
                 return await _reply(send, 400, f"the body is not valid JSON ({err})")
-        replayed = False
+        else:
+            problem = await _form_problem(scope, _replay(body, receive))
+            if problem:
+                return await _reply(send, 400, f"the body is not a well-formed {media} form ({problem})")
+        return await self.app(scope, _replay(body, receive), send)
 
-        async def replay() -> dict[str, Any]:
-            nonlocal replayed
-            if replayed:
-                return await receive()
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
 
-        return await self.app(scope, replay, send)
+def _replay(body: bytes, receive: Any) -> Any:
+    """A ``receive`` that gives ``body`` once, then the connection's own messages (a disconnect)."""
+    replayed = False
+
+    async def replay() -> dict[str, Any]:
+        nonlocal replayed
+        if replayed:
+            return await receive()
+        replayed = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
+
+
+async def _form_problem(scope: Scope, receive: Any) -> str | None:
+    """What is wrong with a form body (Starlette parses it as LitServe will), or ``None``."""
+    from starlette.requests import Request
+
+    try:
+        form = await Request(scope, receive).form()
+    except Exception as err:  # noqa: BLE001 - Starlette raises its HTTPException or the parser's errors
+        return " ".join(str(getattr(err, "detail", None) or err or type(err).__name__).split())
+    await form.close()
+    return None
 
 
 async def _reply(send: Any, status: int, message: str) -> None:
