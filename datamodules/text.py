@@ -34,7 +34,7 @@ from datamodules.text_lm import LanguageModelDataModule
 from datamodules.text_loaders import mask_tokens
 from datamodules.text_seq2seq import Seq2SeqDataModule
 from preprocessing.errors import UserError
-from preprocessing.text import encode_for_card, encode_texts, pad_rows
+from preprocessing.text import encode_for_card, encode_texts, pad_rows, special_ids
 from preprocessing.tokenizers import Tokenizer
 
 if TYPE_CHECKING:
@@ -194,7 +194,7 @@ class TextClassificationDataModule(TextDataModule):
         texts = {name: [str(t) for t in frame[self.text_column].tolist()] for name, frame in split.items()}
         self.split_texts = texts
         tok = self._fit_tokenizer(texts["train"])
-        specials = self._special_ids(tok)
+        specials = special_ids(tok)
         encoded = {name: self._encode(rows, tok) for name, rows in texts.items()}
         length = self._auto_length([len(r) for r in encoded["train"]])
         self._card = {

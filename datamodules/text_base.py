@@ -105,17 +105,6 @@ class TextDataModule(ZooDataModule):
             drop_singleton=train,
         )
 
-    def _special_ids(self, tok: Tokenizer) -> dict[str, int | None]:
-        return {
-            "pad": tok.pad_token_id,
-            "bos": tok.bos_token_id,
-            "eos": tok.eos_token_id,
-            "mask": tok.mask_token_id,
-            "cls": tok.cls_token_id,
-            "sep": tok.sep_token_id,
-            "unk": tok.unk_token_id,
-        }
-
     def _auto_length(self, lengths: list[int]) -> int:
         if self.max_seq_len is not None:
             return self.max_seq_len

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from datamodules import text_sources as sources
 from datamodules.text_base import TextDataModule
 from preprocessing.errors import UserError
-from preprocessing.text import MAX_AUTO_SEQ_LEN, encode_sources, encode_sources_for_card, pad_rows
+from preprocessing.text import MAX_AUTO_SEQ_LEN, encode_sources, encode_sources_for_card, pad_rows, special_ids
 from preprocessing.tokenizers import Tokenizer
 
 if TYPE_CHECKING:
@@ -142,7 +142,7 @@ class Seq2SeqDataModule(TextDataModule):
         if not pairs["train"][0]:
             raise UserError(f"{self.source}: no training pairs")
         tok = self._fit_tokenizer(pairs["train"][0] + pairs["train"][1])
-        specials = self._special_ids(tok)
+        specials = special_ids(tok)
         if specials["bos"] is None or specials["eos"] is None:
             raise UserError(f"tokenizer {self.tokenizer_name!r} has no start / end tokens for targets")
         encoded = {}

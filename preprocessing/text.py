@@ -23,6 +23,8 @@ __all__ = [
     "encode_sources_for_card",
     "encode_texts",
     "pad_rows",
+    "special_ids",
+    "text_card",
     "trim",
 ]
 
@@ -74,3 +76,30 @@ def encode_sources_for_card(texts: list[str], card: dict[str, Any], tok: Tokeniz
     tok = tok or tokenizer_from_card(card)
     length, specials = card["max_seq_len"], card["specials"]
     return pad_rows(encode_sources(texts, tok, length), length, specials["pad"], specials["eos"])
+
+
+def special_ids(tok: Tokenizer) -> dict[str, int | None]:
+    """The ids of a tokenizer's special tokens, by role (``None`` where it has none), as data cards keep them."""
+    return {
+        "pad": tok.pad_token_id,
+        "bos": tok.bos_token_id,
+        "eos": tok.eos_token_id,
+        "mask": tok.mask_token_id,
+        "cls": tok.cls_token_id,
+        "sep": tok.sep_token_id,
+        "unk": tok.unk_token_id,
+    }
+
+
+def text_card(tok: Tokenizer, task: str, max_seq_len: int, classes: list[str] | None = None) -> dict[str, Any]:
+    """The data card of a text model whose tokenizer is ``tok`` (what a text datamodule writes, without the data).
+
+    A Hugging Face checkpoint gets one from the tokenizer files beside its weights, so that a loaded
+    model turns raw strings into predictions (``predict_raw``) as a model trained here does.
+    """
+    card: dict[str, Any] = {"modality": "text", "task": task, "tokenizer": tok.to_card(), "specials": special_ids(tok),
+                            "max_seq_len": max_seq_len}  # fmt: skip
+    if classes is not None:
+        card["classes"] = list(classes)
+    return card
+

@@ -1,7 +1,6 @@
 """``python -m zoo``: the registry as a table, and one model's card with its weights.
 
     python -m zoo                 # print the Markdown table of every registered model
-    python -m zoo --readme        # rewrite the table in README.md (between the models markers)
     python -m zoo --modality image
     python -m zoo --pretrained    # only the models with official weights
     python -m zoo info resnet50   # the card of one model and its official weights
@@ -11,13 +10,10 @@
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 
 import zoo
 from zoo.serve import command as serve
-
-START, END = "<!-- models:start -->", "<!-- models:end -->"
 
 
 def _params(n: int) -> str:
@@ -61,18 +57,8 @@ def model_report(name: str) -> str:
     return "\n".join(lines)
 
 
-def readme_with_table(readme: str) -> str:
-    """``readme`` with the text between the models markers replaced by the current table."""
-    if START not in readme or END not in readme:
-        raise ValueError(f"README.md lacks the {START} / {END} markers")
-    return re.sub(
-        re.escape(START) + ".*?" + re.escape(END), lambda _: f"{START}\n{model_table()}\n{END}", readme, flags=re.S
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m zoo", description=__doc__.splitlines()[0])
-    parser.add_argument("--readme", action="store_true", help="rewrite the model table in README.md")
     parser.add_argument("--modality", choices=["tabular", "image", "text", "audio", "timeseries"])
     parser.add_argument("--pretrained", action="store_true", help="only the models with official weights")
     commands = parser.add_subparsers(dest="command")
@@ -87,10 +73,6 @@ def main() -> None:
             print(model_report(args.name))
         except zoo.UserError as err:
             parser.exit(2, f"error: {err}\n")
-    elif args.readme:
-        path = Path(__file__).resolve().parent.parent / "README.md"
-        path.write_text(readme_with_table(path.read_text()))
-        print(f"updated {path} ({len(zoo.list_models())} models)")
     else:
         print(model_table(args.modality, args.pretrained))
 

@@ -202,8 +202,23 @@ def _load_hub_weights(model_name: str, weights: Weights, **overrides: Any) -> Li
     expected = get_card(model_name).cls
     if not isinstance(model, expected):
         raise UserError(f"{weights.url} holds a {type(model).__name__}, not a {model_name} ({expected.__name__})")
-    model.data_card = {"modality": "text", **weights.preprocessing, "weights": f"{weights.source}:{weights.tag}"}
+    if not model.data_card:  # the snapshot has no tokenizer files: the tokenizer by its Hub id (its own cache)
+        model.data_card = _hub_text_card(model, weights)
+    model.data_card["weights"] = f"{weights.source}:{weights.tag}"
     return model
+
+
+def _hub_text_card(model: LightningModule, weights: Weights) -> dict[str, Any]:
+    from preprocessing.text import text_card
+    from preprocessing.tokenizers import load_pretrained_tokenizer
+
+    name = weights.preprocessing["tokenizer"]
+    try:
+        tokenizer = load_pretrained_tokenizer(name)
+    except (OSError, ValueError) as err:  # offline and not cached: the weights still load; predict_raw will say so
+        warnings.warn(f"{weights.url}: tokenizer {name!r} unavailable ({err}); predict_raw needs it", stacklevel=4)
+        return {"modality": "text", **weights.preprocessing}
+    return text_card(tokenizer, model.accepts[0], int(model.max_seq_len))
 
 
 def load_weights(model_name: str, weights: Weights, **overrides: Any) -> LightningModule:
@@ -365,7 +380,10 @@ _register_torchvision()
 # -- the Hugging Face entries ----------------------------------------------------------------------
 # The Hub's canonical repos of the checkpoints transformers' docs name "bert-base-uncased", "gpt2", "t5-small"
 # (the tags); licences as the model cards state them; parameter counts as the cards state them (rounded there).
-# sha256 is left empty: the cards publish no hash; pin one with load_pretrained("hf://org/repo#sha256=...").
+# Metrics as the sources print them: BERT-BASE's GLUE test row of Devlin et al. Table 1 (also the table of the
+# bert-base-uncased model card's history), GPT-2 117M's zero-shot row of Radford et al. Table 3; T5-small has none
+# here (the paper's per-size table was not checked, so nothing is entered). sha256 is left empty: the cards publish
+# no hash (the Hub verifies its own LFS files); pin one with load_pretrained("hf://org/repo#sha256=...").
 _BERT_GLUE = "Devlin et al. 2019, arXiv:1810.04805, Table 1 (BERT-BASE, GLUE test)"
 _GPT2_ZERO_SHOT = "Radford et al. 2019, Table 3 (117M, zero-shot perplexity)"
 _HUGGING_FACE: dict[str, Weights] = {
