@@ -4,7 +4,8 @@
 #   SDPA vs naive attention at T = 256/1024/4096 (goal at 1024: >= 2x speed, <= 0.4x memory),
 #   nanoGPT's Shakespeare recipe through train.py (goal: best val <= 1.47, best checkpoint kept),
 #   scale (issue 11): short fits in 16-mixed (gradient scaler) and bf16-mixed, a compiled fit, FSDP fits
-#   (configs/trainer/fsdp.yaml, one GPU), peak memory with and without activation checkpointing.
+#   (configs/trainer/fsdp.yaml, one GPU), peak memory with and without activation checkpointing,
+#   the model server on the GPU (python -m zoo serve --accelerator cuda), with and without batching.
 #
 #   bash benchmarks/gpu_checks.sh [results folder]      # default: $OUT, else runs/gpu_checks
 set -uo pipefail
@@ -16,6 +17,7 @@ nvidia-smi --query-gpu=name,memory.total --format=csv | tee "$out/gpu.txt"
 python benchmarks/vision_throughput.py --device cuda 2>&1 | tee "$out/throughput.txt"
 python benchmarks/attention.py --device cuda 2>&1 | tee "$out/attention.txt"
 python benchmarks/gpt_shakespeare.py --gpu --out /tmp/gpt_shakespeare 2>&1 | tee "$out/gpt_shakespeare.txt"
+python benchmarks/serving.py --accelerator cuda --model resnet18 --requests 1000 --clients 64 2>&1 | tee "$out/serving.txt"
 
 # scale: mixed precision (16-mixed reports the steps its gradient scaler skipped), compile, FSDP, memory
 gpu=(--trainer.accelerator=gpu --trainer.devices=1 --trainer.enable_progress_bar=false --test_after_fit=false

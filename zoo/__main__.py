@@ -4,6 +4,7 @@
     python -m zoo --modality image
     python -m zoo --pretrained    # only the models with official weights
     python -m zoo info resnet50   # the card of one model and its official weights
+    python -m zoo serve runs/.../pretrained --port 8000   # an HTTP server of a model (docs/serving.md)
     python -m zoo export runs/<run>/pretrained --format onnx --output model.onnx   # see docs/export.md
 """
 
@@ -13,6 +14,7 @@ import argparse
 from pathlib import Path
 
 import zoo
+from zoo.serve import command as serve
 
 
 def _params(n: int) -> str:
@@ -84,9 +86,12 @@ def main() -> None:
     commands = parser.add_subparsers(dest="command")
     commands.add_parser("list", help="the model table (the default)")
     commands.add_parser("info", help="one model's card and its weights").add_argument("name")
+    serve.add_arguments(commands.add_parser("serve", help="serve a model over HTTP (LitServe)"))
     _export_parser(commands)
     args = parser.parse_args()
-    if args.command == "export":
+    if args.command == "serve":
+        serve.run(args)
+    elif args.command == "export":
         try:
             _export(args)
         except zoo.UserError as err:

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["TEXT_TASKS", "decode_predictions", "prediction_table"]
+__all__ = ["TEXT_TASKS", "decode_predictions", "prediction_rows", "prediction_table"]
 
 TEXT_TASKS = ("causal_lm", "masked_lm", "seq2seq")
 
@@ -82,3 +82,11 @@ def prediction_table(
             header.append(name)
             columns.append(values[:, j].tolist())
     return header, [list(r) for r in zip(*columns)]
+
+
+def prediction_rows(predictions: list[dict[str, torch.Tensor]], card: dict[str, Any]) -> list[dict[str, Any]]:
+    """One dict per input of ``predict_step`` outputs: ``predict_raw``'s results (and the server's responses)."""
+    if card.get("task") in TEXT_TASKS:  # generated ids → text, as predictions.csv has it
+        return [{"prediction": text} for text in decode_predictions(predictions, card)]
+    header, rows = prediction_table(predictions, card)
+    return [dict(zip(header, row)) for row in rows]

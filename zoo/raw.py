@@ -21,6 +21,11 @@ Inputs, by the card's modality:
 - ``timeseries``: forecasters: recent history, a DataFrame / CSV path with the card's columns or an array
   ``(T, C)`` (``(T,)`` for one column): the forecast after its last step; series classifiers: a ``.ts`` /
   ``.tsv`` / ``.csv`` path, or series ``(C, T)`` (``(T,)`` for one variable), one or a list
+
+``raw_batches(..., graph=True)`` stops where an exported graph (``python -m zoo export``) takes over,
+whose own first layers hold the rest of the preprocessing: ``uint8`` pixels ``(B, C, H, W)`` (not
+normalised), series ``(B, C, L)`` in raw units (not normalised), and table rows as the raw numeric
+columns (NaN where missing) followed by the categories' one-hot codes.
 """
 
 from __future__ import annotations
@@ -87,6 +92,8 @@ def _images(inputs: Any, card: dict[str, Any], options: dict[str, Any]) -> list[
             out.append(fit_image(_pil(item, i), *geometry))
         else:
             raise UserError(f"image {i}: a {type(item).__name__}; give file paths, PIL images, arrays or tensors")
+    if options.get("graph"):  # the exported graph normalises
+        return [torch.stack(out)]
     return [normalize_images(torch.stack(out), card["mean"], card["std"])]
 
 
@@ -124,12 +131,20 @@ def _table(inputs: Any, card: dict[str, Any], options: dict[str, Any]) -> list[T
     from preprocessing.tables import encode_features, read_table
 
     if isinstance(inputs, str | Path):
-        return [encode_features(read_table(inputs), card, str(inputs))]
-    if isinstance(inputs, pd.DataFrame):
-        return [encode_features(inputs, card, "the DataFrame")]
-    if isinstance(inputs, dict):  # one row as {column: value}
-        return [encode_features(pd.DataFrame([inputs]), card, "the row")]
-    raise UserError(f"a {type(inputs).__name__}; give a pandas DataFrame, a dict of one row, or a CSV / Parquet path")
+        frame, where = read_table(inputs), str(inputs)
+    elif isinstance(inputs, pd.DataFrame):
+        frame, where = inputs, "the DataFrame"
+    elif isinstance(inputs, dict):  # one row as {column: value}
+        frame, where = pd.DataFrame([inputs]), "the row"
+    else:
+        raise UserError(
+            f"a {type(inputs).__name__}; give a pandas DataFrame, a dict of one row, or a CSV / Parquet path"
+        )
+    if options.get("graph"):  # the numbers as they are (no fill, no scaling: the graph's), then the one-hot codes
+        n = len(card["numeric"])
+        raw = {**card, "fill": [float("nan")] * n, "scaler": {"loc": [0.0] * n, "scale": [1.0] * n}}
+        return [encode_features(frame, raw, where)]
+    return [encode_features(frame, card, where)]
 
 
 # -- audio ----------------------------------------------------------------------------------------
@@ -163,6 +178,8 @@ def _series(inputs: Any, card: dict[str, Any], options: dict[str, Any]) -> list[
         return _history(inputs, card)
     from preprocessing.series import read_series_file, series_for_card
 
+    if options.get("graph"):  # raw units: the exported graph normalises
+        card = {**card, "normalize": "none"}
     if isinstance(inputs, str | Path):
         return [series_for_card(read_series_file(inputs)[0], card, str(inputs))]
     items = [inputs] if isinstance(inputs, np.ndarray | Tensor) and inputs.ndim <= 2 else list(inputs)
@@ -207,13 +224,16 @@ _BATCHES: dict[str, Callable[[Any, dict[str, Any], dict[str, Any]], list[Tensor]
 }
 
 
-def raw_batches(card: dict[str, Any], inputs: Any, sample_rate: int | None = None) -> list[Tensor]:
+def raw_batches(
+    card: dict[str, Any], inputs: Any, sample_rate: int | None = None, graph: bool = False
+) -> list[Tensor]:
     """Raw ``inputs`` → the model input batches the card's DataModule would make of them (usually one).
 
     Args:
         card: the model's data card (``model.data_card``).
         inputs: see the module docstring, by ``card["modality"]``.
         sample_rate: the rate of audio given as arrays.
+        graph: the inputs of the model's exported graph instead (see the module docstring).
     """
     modality = card.get("modality")
     if modality not in _BATCHES:
@@ -221,22 +241,20 @@ def raw_batches(card: dict[str, Any], inputs: Any, sample_rate: int | None = Non
             f"the model's data card has modality {modality!r}: predict_raw reads {', '.join(_BATCHES)} inputs "
             "(a model trained outside a zoo DataModule has no card; set model.data_card)"
         )
-    return _BATCHES[modality](inputs, card, {"sample_rate": sample_rate})
+    return _BATCHES[modality](inputs, card, {"sample_rate": sample_rate, "graph": graph})
 
 
 def predict_raw(model: ZooModule, inputs: Any, sample_rate: int | None = None) -> list[dict[str, Any]]:
     """User-facing predictions of ``model`` for raw ``inputs``: one dict per input (see the module docstring)."""
-    from zoo.outputs import TEXT_TASKS, decode_predictions, prediction_table
+    from zoo.outputs import TEXT_TASKS, prediction_rows
 
     card = model.data_card or {}
     batches = raw_batches(card, inputs, sample_rate)
     outputs = [model.predict(b.to(model.device, model.dtype if b.is_floating_point() else None)) for b in batches]
-    if card.get("task") in TEXT_TASKS:  # generated ids → text, as predictions.csv has it
-        return [{"prediction": text} for text in decode_predictions(outputs, card)]
-    if any(out["pred"].ndim == 4 for out in outputs):  # (B, C, H, W) images (autoencoders, GANs): no table
+    if card.get("task") not in TEXT_TASKS and any(out["pred"].ndim == 4 for out in outputs):
+        # (B, C, H, W) images (autoencoders, GANs): no table
         raise UserError(
             f"{type(model).__name__} predicts images, which predict_raw does not tabulate: "
             "use model.predict(batch), or train.py predict (its image writer saves them)"
         )
-    header, rows = prediction_table(outputs, card)
-    return [dict(zip(header, row)) for row in rows]
+    return prediction_rows(outputs, card)
