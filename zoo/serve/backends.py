@@ -12,7 +12,6 @@ same class names, probabilities and values.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, ClassVar
 
 from torch import Tensor
@@ -87,25 +86,12 @@ class Backend:
 
 
 def load_model(source: str) -> Any:
-    """The zoo model of ``source``: a ``save_pretrained`` directory, a ``.ckpt``, a remote export, or a
-    registered name with official weights (its default weights; ``name:TAG`` for others)."""
-    import zoo
-    from zoo.hub import is_remote
+    """The zoo model of ``source``, as ``python -m zoo export`` reads it (:func:`zoo.exporting.source.load_source`):
+    a ``save_pretrained`` directory, a ``.ckpt``, a remote export, or a registered name with official weights
+    (its default weights; ``resnet50.IMAGENET1K_V1`` for others)."""
+    from zoo.exporting.source import load_source
 
-    name, _, tag = source.partition(":")
-    if name in zoo.list_models() and not Path(source).exists():
-        if not zoo.list_weights(name):
-            raise UserError(
-                f"{name} has no official weights to serve; serve a trained model instead: its save_pretrained "
-                "directory (<run>/pretrained) or a .ckpt"
-            )
-        return zoo.create_model(name, pretrained=tag or True)
-    if not is_remote(source) and not Path(source).exists():
-        raise UserError(
-            f"{source}: no such file or directory, nor a registered model name; serve a save_pretrained directory, "
-            "a .ckpt, or a name from `python -m zoo list` that has weights"
-        )
-    return zoo.load_pretrained(source)
+    return load_source(source)
 
 
 def check_card(card: dict[str, Any], what: str, generates_images: bool = False) -> None:
