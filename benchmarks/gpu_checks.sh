@@ -2,7 +2,9 @@
 # The GPU figures of the vision and transformer issues in one short run (a few minutes on one H200):
 #   throughput of the zoo's ResNet-18 vs torchvision's (channels_last + bf16; bar: ratio >= 0.95),
 #   SDPA vs naive attention at T = 256/1024/4096 (goal at 1024: >= 2x speed, <= 0.4x memory),
-#   nanoGPT's Shakespeare recipe through train.py (goal: best val <= 1.47, best checkpoint kept).
+#   nanoGPT's Shakespeare recipe through train.py (goal: best val <= 1.47, best checkpoint kept),
+#   the zoo's fit vs bare Lightning vs a plain loop per step and per epoch (goals: ResNet-18 <= 1.05x and
+#   the MLP <= 1.15x of the plain loop; two repeats of the four quickest recipes, about two minutes).
 #
 #   bash benchmarks/gpu_checks.sh [results folder]      # default: $OUT, else runs/gpu_checks
 set -uo pipefail
@@ -14,3 +16,5 @@ nvidia-smi --query-gpu=name,memory.total --format=csv | tee "$out/gpu.txt"
 python benchmarks/vision_throughput.py --device cuda 2>&1 | tee "$out/throughput.txt"
 python benchmarks/attention.py --device cuda 2>&1 | tee "$out/attention.txt"
 python benchmarks/gpt_shakespeare.py --gpu --out /tmp/gpt_shakespeare 2>&1 | tee "$out/gpt_shakespeare.txt"
+python benchmarks/overhead.py --device cuda --repeats 2 --recipes quickstart mlp resnet18_small lstm_co2 2>/dev/null \
+    | tee "$out/overhead.txt"
