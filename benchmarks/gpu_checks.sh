@@ -3,8 +3,8 @@
 #   throughput of the zoo's ResNet-18 vs torchvision's (channels_last + bf16; bar: ratio >= 0.95),
 #   SDPA vs naive attention at T = 256/1024/4096 (goal at 1024: >= 2x speed, <= 0.4x memory),
 #   nanoGPT's Shakespeare recipe through train.py (goal: best val <= 1.47, best checkpoint kept),
-#   the zoo's fit vs bare Lightning vs a plain loop per step and per epoch (goals: ResNet-18 <= 1.05x and
-#   the MLP <= 1.15x of the plain loop; two repeats of the four quickest recipes, about two minutes).
+#   the zoo's fit vs bare Lightning vs a plain loop, per step and per epoch (goals: ResNet-18 <= 1.05x and
+#   the MLP <= 1.15x of the plain loop; two repeats of the four quickest recipes, a few minutes).
 #
 #   bash benchmarks/gpu_checks.sh [results folder]      # default: $OUT, else runs/gpu_checks
 set -uo pipefail
@@ -18,3 +18,8 @@ python benchmarks/attention.py --device cuda 2>&1 | tee "$out/attention.txt"
 python benchmarks/gpt_shakespeare.py --gpu --out /tmp/gpt_shakespeare 2>&1 | tee "$out/gpt_shakespeare.txt"
 python benchmarks/overhead.py --device cuda --repeats 2 --recipes quickstart mlp resnet18_small lstm_co2 2>/dev/null \
     | tee "$out/overhead.txt"
+# each script also wrote its figures to benchmarks/results/*.json (a cuda table beside the CPU one):
+# bring them back with the logs, to commit them and let the documentation show them
+mkdir -p "$out/results"
+cp benchmarks/results/vision_throughput.json benchmarks/results/attention.json \
+   benchmarks/results/gpt_shakespeare.json benchmarks/results/overhead.json "$out/results/"
