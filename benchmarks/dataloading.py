@@ -223,19 +223,28 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
+    parser.add_argument("--no-record", action="store_true", help="leave benchmarks/results/ alone")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore")
-    print("| data | zoo batches/s | plain batches/s | zoo/plain | plain is | waiting for data |")
-    print("|---|---:|---:|---:|---|---:|")
+    columns = ["data", "zoo batches/s", "plain batches/s", "zoo/plain", "plain is", "waiting for data"]
+    print("| " + " | ".join(columns) + " |\n|---|---:|---:|---:|---|---:|")
+    rows = []
     for name, zoo_rate, plain_rate, plain in in_memory_rows(args.repeats):
         ratio = f"{zoo_rate / plain_rate:.2f}x" if plain_rate else "-"
-        print(f"| {name} | {zoo_rate:.0f} | {plain_rate or 0:.0f} | {ratio} | {plain} | - |", flush=True)
+        rows.append([name, f"{zoo_rate:.0f}", f"{plain_rate:.0f}" if plain_rate else "-", ratio, plain, "-"])
+        print("| " + " | ".join(rows[-1]) + " |", flush=True)
     with tempfile.TemporaryDirectory(prefix="dataloading_") as tmp:
         for name, zoo_rate, plain_rate, plain, share in folder_rows(args.repeats, Path(tmp)):
-            print(f"| {name} | {zoo_rate:.0f} | {plain_rate:.0f} | {zoo_rate / plain_rate:.2f}x | {plain} "
-                  f"| {100 * share:.1f}% of the step |", flush=True)  # fmt: skip
+            rows.append([name, f"{zoo_rate:.0f}", f"{plain_rate:.0f}", f"{zoo_rate / plain_rate:.2f}x", plain,
+                         f"{100 * share:.1f}% of the step"])  # fmt: skip
+            print("| " + " | ".join(rows[-1]) + " |", flush=True)
+    if not args.no_record:
+        from benchmarks.record import Table, write_result
+
+        title = f"Training loaders, batches per second (median of {args.repeats} interleaved repeats)"
+        write_result("dataloading", [Table("loaders", title, columns, rows, align=list("lrrrlr"))], argv=argv)
 
 
 if __name__ == "__main__":

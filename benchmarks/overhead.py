@@ -50,7 +50,7 @@ RECIPES: dict[str, tuple[str, int, list[str]]] = {
     "resnet18_small": ("configs/vision/resnet18_small.yaml", 3, []),
     "gru_languages": ("configs/text/gru_languages.yaml", 3, []),
     "gpt_nano": ("configs/text/gpt_nano.yaml", 4, ["--trainer.max_steps=-1", "--data.windows_per_epoch=1600"]),
-    "mel_cnn_small": ("configs/audio/mel_cnn_small.yaml", 3, []),
+    "mel_cnn_small": ("configs/audio/mel_cnn_small.yaml", 3, ["--data.num_clips=1200"]),
     "lstm_co2": ("configs/timeseries/lstm_co2.yaml", 6, []),
 }
 ARMS = ("zoo", "lightning", "plain")
@@ -254,21 +254,23 @@ def measure(name: str, repeats: int, device: str) -> dict[str, tuple[float, floa
     return {arm: (statistics.median(r[0] for r in f), statistics.median(r[1] for r in f)) for arm, f in runs.items()}
 
 
-def _table(results: dict[str, dict[str, tuple[float, float]]]) -> str:
-    lines = [
-        "| recipe | plain ms/step | lightning ms/step | zoo ms/step | zoo/lightning | zoo/plain "
-        "| plain ms/epoch | lightning ms/epoch | zoo ms/epoch | zoo/lightning | zoo/plain |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
+COLUMNS = [
+    "recipe", "plain ms/step", "lightning ms/step", "zoo ms/step", "zoo/lightning", "zoo/plain",
+    "plain ms/epoch", "lightning ms/epoch", "zoo ms/epoch", "zoo/lightning (epoch)", "zoo/plain (epoch)",
+]  # fmt: skip
+
+
+def _rows(results: dict[str, dict[str, tuple[float, float]]]) -> list[list[str]]:
+    rows = []
     for name, r in results.items():
-        cells = []
+        cells = [f"`{RECIPES[name][0].removeprefix('configs/')}`"]
         for i in (0, 1):  # step, epoch
             p, lt, z = r["plain"][i] * 1e3, r["lightning"][i] * 1e3, r["zoo"][i] * 1e3
             ok_l, ok_p = z / lt <= 1.05, z / p <= 1.10
             cells += [f"{p:.2f}", f"{lt:.2f}", f"{z:.2f}", f"{z / lt:.2f}x{'' if ok_l else ' ✗'}",
                       f"{z / p:.2f}x{'' if ok_p else ' ✗'}"]  # fmt: skip
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        rows.append(cells)
+    return rows
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -277,6 +279,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds of the three arms (median)")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
+    parser.add_argument("--no-record", action="store_true", help="leave benchmarks/results/ alone")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -290,7 +293,19 @@ def main(argv: list[str] | None = None) -> None:
                                       for a, (s, e) in results[name].items()), file=sys.stderr, flush=True)  # fmt: skip
     print(f"\ndevice {args.device}, torch threads {torch.get_num_threads()}, {args.repeats} interleaved repeats "
           "(median); ✗: over the target (zoo <= 1.05x lightning, <= 1.10x plain)\n")  # fmt: skip
-    print(_table(results))
+    rows = _rows(results)
+    print("| " + " | ".join(COLUMNS) + " |\n|---|" + "---:|" * (len(COLUMNS) - 1))
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+    if not args.no_record:  # one table per device; a partial run replaces its own rows
+        from benchmarks.record import Table, merged_rows, write_result
+
+        partial = set(args.recipes) != set(RECIPES)
+        rows = merged_rows("overhead", args.device, rows, 0) if partial else rows
+        title = (f"The zoo's fit vs bare Lightning vs a plain loop ({args.device}, torch threads "
+                 f"{torch.get_num_threads()}, median of {args.repeats} interleaved repeats; ✗: over the target)")
+        write_result("overhead", [Table(args.device, title, COLUMNS, rows)], argv=argv, keep_other_tables=True,
+                     kept_rows=partial)  # fmt: skip
 
 
 if __name__ == "__main__":

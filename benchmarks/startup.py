@@ -1,4 +1,4 @@
-"""Start-up: ``import zoo``, ``train.py fit --help`` and the time to the first training step, against ``import lightning``.
+"""Start-up: ``import zoo``, ``train.py fit --help`` and the time to the first training step, vs ``import lightning``.
 
 Each figure is the wall time of a fresh ``python`` process (the interpreter's own start included, the same in
 every row), measured in interleaved rounds (lightning, zoo, help, first step, lightning, ...) so that a load
@@ -24,6 +24,8 @@ from typing import Any
 from lightning.pytorch import Callback
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 MARK = "first training step at "
 
 
@@ -62,6 +64,7 @@ def commands(root: str) -> dict[str, list[str]]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--no-record", action="store_true", help="leave benchmarks/results/ alone")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="startup_") as root:
         rows = commands(root)
@@ -71,10 +74,17 @@ def main(argv: list[str] | None = None) -> None:
             for name, command in rows.items():
                 times[name].append(_run(command))
     base = statistics.median(times["import lightning"])
-    print(f"\n{args.repeats} interleaved rounds, median seconds of a fresh process; ratio to `import lightning`\n")
-    print("| what | seconds | vs import lightning |\n|---|---:|---:|")
+    title = f"Start-up, median of {args.repeats} interleaved rounds of fresh processes; ratio to `import lightning`"
+    print(f"\n{title}\n\n| what | seconds | vs import lightning |\n|---|---:|---:|")
+    rows = []
     for name, values in times.items():
-        print(f"| `{name}` | {statistics.median(values):.2f} | {statistics.median(values) / base:.2f}x |")
+        rows.append([f"`{name}`", f"{statistics.median(values):.2f}", f"{statistics.median(values) / base:.2f}x"])
+        print("| " + " | ".join(rows[-1]) + " |")
+    if not args.no_record:
+        from benchmarks.record import Table, write_result
+
+        columns = ["what", "seconds", "vs import lightning"]
+        write_result("startup", [Table("startup", title, columns, rows)], argv=argv)
 
 
 if __name__ == "__main__":
