@@ -41,15 +41,16 @@ IN_MEMORY = {  # name: recipe (its data section and batch size)
     "audio (dtmf)": "configs/audio/m5.yaml",
     "forecasting (co2)": "configs/timeseries/lstm_co2.yaml",
 }
-MIN_BATCHES = 200
+MIN_BATCHES, MIN_SECONDS = 200, 1.0  # a shorter span is at the mercy of one pre-emption on a shared machine
 
 
 def _rate(make_epoch: Any) -> float:
-    """Batches per second over whole epochs, at least ``MIN_BATCHES`` of them (the first epoch not counted)."""
+    """Batches per second over whole epochs, at least ``MIN_BATCHES`` and ``MIN_SECONDS`` (the first epoch not
+    counted)."""
     for _ in make_epoch():  # warm-up epoch (workers, caches)
         pass
     n, start = 0, time.perf_counter()
-    while n < MIN_BATCHES:
+    while n < MIN_BATCHES or time.perf_counter() - start < MIN_SECONDS:
         for _ in make_epoch():
             n += 1
     return n / (time.perf_counter() - start)

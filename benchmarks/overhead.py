@@ -273,6 +273,18 @@ def _rows(results: dict[str, dict[str, tuple[float, float]]]) -> list[list[str]]
     return rows
 
 
+def record(results: dict[str, dict[str, tuple[float, float]]], args: Any, note: str | None = None) -> None:
+    """``benchmarks/results/overhead.json``: one table per device; recipes not measured keep their committed rows."""
+    from benchmarks.record import Table, merged_rows, write_result
+
+    partial = set(results) != set(RECIPES)
+    rows = merged_rows("overhead", args.device, _rows(results), 0) if partial else _rows(results)
+    title = (f"The zoo's fit vs bare Lightning vs a plain loop ({args.device}, torch threads "
+             f"{torch.get_num_threads()}, median of {args.repeats} interleaved repeats; ✗: over the target)")
+    write_result("overhead", [Table(args.device, title, COLUMNS, rows)], argv=args.argv, keep_other_tables=True,
+                 kept_rows=partial, note=note)  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--recipes", nargs="+", choices=list(RECIPES), default=list(RECIPES))
@@ -281,6 +293,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     parser.add_argument("--no-record", action="store_true", help="leave benchmarks/results/ alone")
     args = parser.parse_args(argv)
+    args.argv = sys.argv[1:] if argv is None else argv
     if args.threads:
         torch.set_num_threads(args.threads)
     import warnings
@@ -291,21 +304,15 @@ def main(argv: list[str] | None = None) -> None:
         results[name] = measure(name, args.repeats, args.device)
         print(f"{name}: " + ", ".join(f"{a} {s * 1e3:.2f} ms/step {e * 1e3:.0f} ms/epoch"
                                       for a, (s, e) in results[name].items()), file=sys.stderr, flush=True)  # fmt: skip
+        if not args.no_record and name != args.recipes[-1]:  # a run stopped early keeps what it measured
+            record(results, args, note=f"a partial run: the recipes up to {name}")
     print(f"\ndevice {args.device}, torch threads {torch.get_num_threads()}, {args.repeats} interleaved repeats "
           "(median); ✗: over the target (zoo <= 1.05x lightning, <= 1.10x plain)\n")  # fmt: skip
-    rows = _rows(results)
     print("| " + " | ".join(COLUMNS) + " |\n|---|" + "---:|" * (len(COLUMNS) - 1))
-    for row in rows:
+    for row in _rows(results):
         print("| " + " | ".join(row) + " |")
-    if not args.no_record:  # one table per device; a partial run replaces its own rows
-        from benchmarks.record import Table, merged_rows, write_result
-
-        partial = set(args.recipes) != set(RECIPES)
-        rows = merged_rows("overhead", args.device, rows, 0) if partial else rows
-        title = (f"The zoo's fit vs bare Lightning vs a plain loop ({args.device}, torch threads "
-                 f"{torch.get_num_threads()}, median of {args.repeats} interleaved repeats; ✗: over the target)")
-        write_result("overhead", [Table(args.device, title, COLUMNS, rows)], argv=argv, keep_other_tables=True,
-                     kept_rows=partial)  # fmt: skip
+    if not args.no_record:
+        record(results, args)
 
 
 if __name__ == "__main__":
