@@ -6,6 +6,8 @@
 #   scale (issue 11): short fits in 16-mixed (gradient scaler) and bf16-mixed, a compiled fit, FSDP fits
 #   (configs/trainer/fsdp.yaml, one GPU), peak memory with and without activation checkpointing,
 #   the model server on the GPU (python -m zoo serve --accelerator cuda), with and without batching.
+#   the zoo's fit vs bare Lightning vs a plain loop, per step and per epoch (goals: ResNet-18 <= 1.05x and
+#   the MLP <= 1.15x of the plain loop; two repeats of the four quickest recipes, a few minutes).
 #
 #   bash benchmarks/gpu_checks.sh [results folder]      # default: $OUT, else runs/gpu_checks
 set -uo pipefail
@@ -40,8 +42,10 @@ python benchmarks/memory.py --device cuda --models vit_b16 bert_base_mlm t5_smal
   efficientnet_b0 mobilenet_v2 2>&1 | tee "$out/memory.txt"
 python benchmarks/memory.py --device cuda --models gpt2 --batch-size 8 2>&1 | tee -a "$out/memory.txt"  # 1,024 tokens
 rm -rf /tmp/gpu_checks_scale
+python benchmarks/overhead.py --device cuda --repeats 2 --recipes quickstart mlp resnet18_small lstm_co2 2>/dev/null \
+    | tee "$out/overhead.txt"
 # each script also wrote its figures to benchmarks/results/*.json (a cuda table beside the CPU one):
 # bring them back with the logs, to commit them and let the documentation show them
 mkdir -p "$out/results"
 cp benchmarks/results/vision_throughput.json benchmarks/results/attention.json \
-   benchmarks/results/gpt_shakespeare.json "$out/results/"
+   benchmarks/results/gpt_shakespeare.json benchmarks/results/overhead.json "$out/results/"

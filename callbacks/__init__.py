@@ -6,6 +6,7 @@ from callbacks.export import ExportBest
 from callbacks.monitoring import GradientMonitor, GradScalerMonitor, NonFiniteGuard, NonFiniteLossError
 from callbacks.performance import ChannelsLast, MatmulPrecision
 from callbacks.predictions import PredictionWriter
+from callbacks.progress import ZooProgressBar
 from callbacks.samples import ImagePredictionWriter, SampleGrids
 from callbacks.signals import FitStopped, StopOnSignal
 
@@ -25,5 +26,6 @@ __all__ = [
     "SampleGrids",
     "StopOnSignal",
     "ZooCheckpoint",
+    "ZooProgressBar",
     "find_last_checkpoint",
 ]

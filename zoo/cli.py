@@ -16,7 +16,8 @@ What it adds to Lightning's CLI:
   recipe's datamodule would derive from its own training source.
 - ``predict`` writes ``predictions.csv`` with class names; ``test`` of a classifier writes its
   confusion matrix; ``fit`` stops at the first non-finite loss; the resolved config is sent to every
-  logger (W&B run config) besides ``config.yaml`` in the log directory.
+  logger (W&B run config) besides ``config.yaml`` in the log directory; the progress bar is
+  :class:`~callbacks.ZooProgressBar` (redrawn a few times a second, not after every batch).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from typing import Any
 import torch
 from jsonargparse import Namespace
 from lightning.pytorch import Trainer
-from lightning.pytorch.callbacks import BasePredictionWriter, Callback, ModelCheckpoint
+from lightning.pytorch.callbacks import BasePredictionWriter, Callback, ModelCheckpoint, ProgressBar
 from lightning.pytorch.cli import LightningCLI, SaveConfigCallback, instantiate_class
 from lightning.pytorch.plugins.io import CheckpointIO
 
@@ -495,6 +496,11 @@ class ZooCLI(LightningCLI):
             isinstance(c, GradScalerMonitor) for c in given
         ):  # float16 with a gradient scaler: count and report the steps it skips
             extra.append(GradScalerMonitor())
+        bar = config.get("enable_progress_bar") is not False and not any(isinstance(c, ProgressBar) for c in given)
+        if bar:  # Lightning's Rich bar, redrawn a few times a second instead of after every batch
+            from callbacks import ZooProgressBar
+
+            extra.append(ZooProgressBar())
         if self.subcommand == "predict" and not any(isinstance(c, BasePredictionWriter) for c in given):
             from callbacks import PredictionWriter
 

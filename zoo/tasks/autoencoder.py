@@ -68,7 +68,6 @@ class AutoencoderBase(ImageGenerator):
         if sigma <= 0:
             raise UserError(f"sigma must be positive, got {sigma}")
         self.likelihood, self.sigma = likelihood, sigma
-        self.train_mse = MeanSquaredError()
         self.val_mse = MeanSquaredError()
         self.test_mse = MeanSquaredError()
 
@@ -102,9 +101,13 @@ class AutoencoderBase(ImageGenerator):
         return self.decode(self._code(self.check_images(x)))
 
     def _log_reconstruction(self, stage: str, logits: Tensor, target: Tensor) -> None:
+        recon = torch.sigmoid(logits.detach().float())
+        if stage == "train":  # summed on the device (per pixel, as the evaluation's MeanSquaredError)
+            self.log_train("mse", (recon - target).square().mean(), target.numel())
+            return
         mse = getattr(self, f"{stage}_mse")
-        mse.update(torch.sigmoid(logits.detach().float()).flatten(), target.flatten())
-        self.log(f"{stage}/mse", mse, on_epoch=True, batch_size=target.shape[0])
+        mse.update(recon.flatten(), target.flatten())
+        self.log_epoch_metric(f"{stage}/mse", mse)
 
     # -- the generative API ----------------------------------------------------------------------
     @inference
@@ -187,6 +190,7 @@ class Autoencoder(AutoencoderBase):
         self._code_sums = None
 
     def on_train_epoch_end(self) -> None:
+        super().on_train_epoch_end()
         if self._code_sums is None:
             return
         s, ss, n = self._code_sums

@@ -16,11 +16,12 @@ import torch
 from lightning.pytorch import LightningModule
 from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor, nn
-from torchmetrics import MeanMetric, Metric
+from torchmetrics import Metric, MetricCollection
 
 from preprocessing.errors import UserError
 from zoo.tasks.optim import OptimArgs, build_optimizer, build_scheduler, resolve_optim
 from zoo.tasks.resume import resume_fit, resume_state, seed_per_rank
+from zoo.tasks.running import TrainLog, WeightedMean
 from zoo.tasks.scale import DEFAULT_SCALE, apply_scale, resolve_scale
 
 __all__ = ["ZooModule", "batch_inputs", "require"]
@@ -86,6 +87,8 @@ class ZooModule(LightningModule):
         self._scaled = False  # configure_model has applied self.run_options
         self.data_card: dict[str, Any] = {}
         self._means = nn.ModuleDict()  # the evaluation means of log_mean, one per name, made on first use
+        self._train_log = TrainLog()  # the training steps' values, summed on the device (log_train)
+        self._eval_batch = 0  # the index of the evaluation batch being scored (log_epoch_metric)
 
     # -- data --------------------------------------------------------------------------------
     def setup(self, stage: str) -> None:
@@ -95,6 +98,7 @@ class ZooModule(LightningModule):
             for module in self.modules():
                 if isinstance(module, Metric):
                     module.reset()
+            self._train_log.reset()
             if self._trainer is not None:
                 seed_per_rank(self._trainer)
         datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
@@ -183,24 +187,74 @@ class ZooModule(LightningModule):
         return {"optimizer": optimizer, "lr_scheduler": scheduler}
 
     # -- steps -------------------------------------------------------------------------------
-    def log_mean(self, stage: str, name: str, value: Tensor, batch_size: int, prog_bar: bool = False) -> None:
+    def log_mean(
+        self, stage: str, name: str, value: Tensor, batch_size: int | Tensor, prog_bar: bool = False
+    ) -> None:
         """Log ``{stage}/{name}``: the epoch's mean of ``value`` over samples (and, in training, each step's).
 
-        In validation and test the mean is a torchmetrics ``MeanMetric`` weighted by ``batch_size``, which
-        sums values and weights over the processes exactly. Lightning's ``self.log(..., sync_dist=True)``
-        averages the ranks' summed batch sizes in an integer tensor, which is off when the ranks score
-        unequal shares, as DDP evaluation does (see ``datamodules.base.eval_shard``).
+        Training goes through :meth:`log_train` (device sums, no per-step ``self.log``). In validation and test
+        the mean is a torchmetrics metric (:class:`~zoo.tasks.running.WeightedMean`), which sums values and weights
+        over the processes exactly. Lightning's ``self.log(..., sync_dist=True)`` averages the ranks' summed
+        batch sizes in an integer tensor, which is off when the ranks score unequal shares, as DDP evaluation
+        does (see ``datamodules.base.eval_shard``).
         """
-        key = f"{stage}/{name}"
-        if stage == "train":  # each rank's own mean: no collective per step
-            self.log(key, value, on_step=True, on_epoch=True, prog_bar=prog_bar, batch_size=batch_size)
+        if stage == "train":
+            self.log_train(name, value, batch_size, prog_bar=prog_bar)
             return
-        attribute = key.replace("/", "_")
+        attribute = f"{stage}_{name}"
         if attribute not in self._means:
-            self._means[attribute] = MeanMetric().to(self.device)
+            self._means[attribute] = WeightedMean().to(self.device)
         mean = self._means[attribute]
         mean.update(value.detach().float(), weight=batch_size)
-        self.log(key, mean, on_step=False, on_epoch=True, prog_bar=prog_bar, metric_attribute=f"_means.{attribute}")
+        self.log_epoch_metric(f"{stage}/{name}", mean, prog_bar=prog_bar, metric_attribute=f"_means.{attribute}")
+
+    def log_train(
+        self,
+        name: str,
+        value: Tensor,
+        weight: int | Tensor,
+        prog_bar: bool = False,
+        finish: Callable[[Tensor], Tensor] | None = None,
+    ) -> None:
+        """Log a training step's ``value`` without waiting on the host (see :class:`~zoo.tasks.running.TrainLog`).
+
+        Its ``weight``-weighted mean over the epoch is logged as ``train/{name}_epoch`` when the epoch ends (summed
+        over the processes); each step's value as ``train/{name}_step`` on the steps the loggers write
+        (``log_every_n_steps``), and the latest one is what the progress bar shows (``prog_bar``). ``finish``
+        maps the epoch's mean to the logged figure (``torch.sqrt`` for an RMSE from squared errors).
+        """
+        self._train_log.add(name, value, weight, prog_bar, finish)
+        trainer = self._trainer
+        # the condition Lightning's logger connector writes a step on; a self.log on every step costs about as
+        # much as a small model's whole step
+        if trainer is not None and trainer.loggers and trainer._logger_connector.should_update_logs:
+            self.log(f"train/{name}_step", value.detach(), on_step=True, on_epoch=False, batch_size=1)
+
+    def progress_bar_values(self) -> dict[str, Tensor]:
+        """The latest training step's ``prog_bar`` values (``train/loss_step`` ...), still on the device."""
+        return self._train_log.latest()
+
+    def log_epoch_metric(
+        self, name: str | None, metric: Metric | MetricCollection, prog_bar: bool = False, **kwargs: Any
+    ) -> None:
+        """Hand an evaluation metric, updated on every batch, to Lightning on the epoch's first batch only.
+
+        Lightning keeps the object, computes it at the epoch's end and resets it: the value is the same as
+        logging it on every batch, without the per-batch bookkeeping (``name=None``: a ``MetricCollection``,
+        under its own prefixed names).
+        """
+        if self._eval_batch != 0:
+            return
+        if name is None:
+            self.log_dict(metric, on_step=False, on_epoch=True, prog_bar=prog_bar, batch_size=1, **kwargs)
+        else:
+            self.log(name, metric, on_step=False, on_epoch=True, prog_bar=prog_bar, batch_size=1, **kwargs)
+
+    def on_train_epoch_end(self) -> None:
+        """Log the epoch means of :meth:`log_train` (subclasses that override this call ``super()`` first)."""
+        reduce = self.trainer.strategy.reduce if self._trainer is not None and self.trainer.world_size > 1 else None
+        for name, (mean, prog_bar) in self._train_log.epoch_means(reduce).items():
+            self.log(f"train/{name}_epoch", mean, on_step=False, on_epoch=True, prog_bar=prog_bar, batch_size=1)
 
     def _step(self, batch: Any, stage: str) -> Tensor:
         """The shared step of the task: loss, metric updates and logging under ``{stage}/``."""
@@ -210,9 +264,11 @@ class ZooModule(LightningModule):
         return self._step(batch, "train")
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
+        self._eval_batch = batch_idx
         self._step(batch, "val")
 
     def test_step(self, batch: Any, batch_idx: int) -> None:
+        self._eval_batch = batch_idx
         self._step(batch, "test")
 
     # -- examples (conformance tests, summaries, export tracing) -----------------------------

@@ -3,7 +3,9 @@
 Losses: binary and multilabel use ``BCEWithLogits`` on logits (one logit per label), multiclass
 uses cross-entropy. Metrics (``val/acc``, ``test/f1`` ...): accuracy, macro precision, recall, F1
 and AUROC; multilabel adds the Hamming loss and subset accuracy (exact match). The test stage
-also accumulates the confusion matrix (``self.confusion_matrix`` after ``trainer.test``).
+also accumulates the confusion matrix (``self.confusion_matrix`` after ``trainer.test``). Training
+batches log the loss and the accuracy only (``train/acc_epoch``), summed on the device: the costly
+metrics are the evaluation's.
 """
 
 from __future__ import annotations
@@ -89,7 +91,6 @@ class Classifier(ZooModule):
             raise UserError(f"a binary classifier has num_classes=2, got {num_classes}")
         self.label_smoothing = label_smoothing
         metrics = _metrics(self.task, self.num_classes)
-        self.train_metrics = MetricCollection({"acc": metrics["acc"].clone()}, prefix="train/")
         self.val_metrics = metrics.clone(prefix="val/")
         self.test_metrics = metrics.clone(prefix="test/")
         if self.task == "multilabel":
@@ -118,17 +119,29 @@ class Classifier(ZooModule):
         logits = logits.float()
         return logits.softmax(-1) if self.task == "multiclass" else logits.sigmoid()
 
+    def hits(self, logits: Tensor, target: Tensor) -> Tensor:
+        """Per-sample accuracy ``(B,)``: 1 for a right class (binary: probability over 0.5); for multilabel the
+        share of right labels, so that its mean is the macro accuracy over labels (every label has B samples).
+        Decided on the probabilities, as torchmetrics decides, so that the two agree to the last tie."""
+        probs = self.probabilities(logits)
+        pred = probs.argmax(-1) if self.task == "multiclass" else (probs > 0.5).long()
+        right = (pred == target.long()).float()
+        return right.mean(-1) if self.task == "multilabel" else right
+
     def _step(self, batch: Any, stage: str) -> Tensor:
         x, target = batch[0], batch[1]
         logits = self(x)
         loss = self.loss(logits, target)
+        bs = target.shape[0]
+        self.log_mean(stage, "loss", loss, bs, prog_bar=True)
+        if stage == "train":  # the accuracy only, summed on the device: the other metrics are the evaluation's
+            self.log_train("acc", self.hits(logits.detach(), target).mean(), bs)
+            return loss
         probs = self.probabilities(logits.detach())
         target = target.long()
         metrics = getattr(self, f"{stage}_metrics")
         metrics.update(probs, target)
-        bs = target.shape[0]
-        self.log_mean(stage, "loss", loss, bs, prog_bar=True)
-        self.log_dict(metrics, on_epoch=True, batch_size=bs)
+        self.log_epoch_metric(None, metrics)
         if stage == "test":
             self.test_confmat.update(probs, target)
         return loss

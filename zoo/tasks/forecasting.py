@@ -194,7 +194,7 @@ class Forecaster(ZooModule):
         self.log_mean(stage, "loss", loss, bs, prog_bar=True)
         if stage == "train":
             mae = (self._original_units(y.detach(), window) - future).abs().mean()
-            self.log("train/mae", mae, on_step=False, on_epoch=True, batch_size=bs)
+            self.log_train("mae", mae, bs)
         else:
             getattr(self, f"{stage}_metrics").update(self._original_units(y, window), future)
         return loss

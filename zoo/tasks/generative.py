@@ -294,21 +294,14 @@ class GAN(ImageGenerator):
             opt_g.step()
         self._step_schedulers("step")
         bs = real.shape[0]
-        self.log_dict(
-            {
-                "train/d_loss": d_loss.detach(),
-                "train/g_loss": g_loss.detach(),
-                "train/d_real": real_logits.detach().sigmoid().mean(),  # D(x): 1 = sure it is real
-                "train/d_fake": fake_logits.detach().sigmoid().mean(),  # D(G(z)) before D's step
-            },
-            on_step=True,
-            on_epoch=True,
-            prog_bar=True,
-            batch_size=bs,
-        )
+        self.log_train("d_loss", d_loss, bs, prog_bar=True)
+        self.log_train("g_loss", g_loss, bs, prog_bar=True)
+        self.log_train("d_real", real_logits.detach().sigmoid().mean(), bs, prog_bar=True)  # D(x): 1 = sure it is real
+        self.log_train("d_fake", fake_logits.detach().sigmoid().mean(), bs, prog_bar=True)  # D(G(z)) before D's step
         return (d_loss + g_loss).detach()
 
     def on_train_epoch_end(self) -> None:
+        super().on_train_epoch_end()
         self._step_schedulers("epoch")
 
     # -- evaluation ----------------------------------------------------------------------------
@@ -326,7 +319,7 @@ class GAN(ImageGenerator):
         bs = x.shape[0]
         self.log_mean(stage, "d_loss", d_loss, bs)
         self.log_mean(stage, "g_loss", g_loss, bs)
-        self.log(f"{stage}/fd", fd, on_epoch=True, prog_bar=True, batch_size=bs)
+        self.log_epoch_metric(f"{stage}/fd", fd, prog_bar=True)
         return d_loss + g_loss
 
     def on_validation_epoch_start(self) -> None:

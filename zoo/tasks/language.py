@@ -20,17 +20,17 @@ from typing import Any, Unpack
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torchmetrics import MeanMetric
 
 from zoo.tasks.base import ZooModule, batch_inputs, require
 from zoo.tasks.optim import OptimArgs
+from zoo.tasks.running import WeightedMean
 
 __all__ = ["LanguageModel", "CausalLM", "MaskedLM", "TokenPerplexity", "sample_next"]
 
 IGNORE = -100
 
 
-class TokenPerplexity(MeanMetric):
+class TokenPerplexity(WeightedMean):
     """exp(token-weighted mean cross-entropy) over the epoch (synced across processes like any mean)."""
 
     def compute(self) -> Tensor:
@@ -78,13 +78,13 @@ class LanguageModel(ZooModule):
 
     def _step(self, batch: Any, stage: str) -> Tensor:
         logits, loss, labels = self._logits_and_loss(batch)
-        tokens = int((labels != IGNORE).sum())
+        tokens = (labels != IGNORE).sum()  # a tensor: an int() would wait for the device every step
         self.log_mean(stage, "loss", loss, tokens, prog_bar=True)
         if stage != "train":
             # the epoch's perplexity is exp(token-weighted mean loss), not a mean of batch perplexities
             metric = getattr(self, f"{stage}_perplexity")
             metric.update(loss.detach(), weight=tokens)
-            self.log(f"{stage}/perplexity", metric, on_epoch=True, batch_size=tokens)
+            self.log_epoch_metric(f"{stage}/perplexity", metric)
         self._extra_metrics(logits, labels, stage)
         return loss
 

@@ -43,7 +43,6 @@ class Regressor(ZooModule):
                 "r2": R2Score(),
             }
         )
-        self.train_metrics = MetricCollection({"rmse": MeanSquaredError(squared=False)}, prefix="train/")
         self.val_metrics = metrics.clone(prefix="val/")
         self.test_metrics = metrics.clone(prefix="test/")
 
@@ -62,12 +61,15 @@ class Regressor(ZooModule):
         pred = self(x)
         # the loss is on standardised targets, so every target counts alike whatever its units
         loss = F.mse_loss((pred - self.target_loc) / self.target_scale, (target - self.target_loc) / self.target_scale)
-        metrics = getattr(self, f"{stage}_metrics")
         flat_pred, flat_target = pred.detach().float().flatten(), target.flatten()
-        metrics.update(flat_pred, flat_target)
         bs = target.shape[0]
         self.log_mean(stage, "loss", loss, bs, prog_bar=True)
-        self.log_dict(metrics, on_epoch=True, batch_size=bs)
+        if stage == "train":  # the RMSE in original units, from squared errors summed on the device
+            self.log_train("rmse", (flat_pred - flat_target).square().mean(), flat_target.numel(), finish=torch.sqrt)
+            return loss
+        metrics = getattr(self, f"{stage}_metrics")
+        metrics.update(flat_pred, flat_target)
+        self.log_epoch_metric(None, metrics)
         return loss
 
     def example_batch(self, batch_size: int = 2) -> tuple[Tensor, Tensor]:

@@ -18,12 +18,12 @@ from typing import Any, Unpack
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torchmetrics import MeanMetric
 from torchmetrics.text import BLEUScore
 
 from zoo.tasks.base import ZooModule, batch_inputs, require
 from zoo.tasks.language import sample_next
 from zoo.tasks.optim import OptimArgs
+from zoo.tasks.running import WeightedMean
 from zoo.tasks.text import example_token_ids
 
 __all__ = ["Seq2Seq"]
@@ -59,8 +59,8 @@ class Seq2Seq(ZooModule):
         self.eos_token_id = require("eos_token_id", eos_token_id)
         self.generation = {"max_new_tokens": self.max_seq_len, "temperature": 0.0, "top_k": None}
         for stage in ("val", "test"):
-            setattr(self, f"{stage}_exact", MeanMetric())
-            setattr(self, f"{stage}_token_acc", MeanMetric())
+            setattr(self, f"{stage}_exact", WeightedMean())
+            setattr(self, f"{stage}_token_acc", WeightedMean())
             setattr(self, f"{stage}_bleu", BLEUScore(n_gram=4, smooth=True))
 
     # -- what an architecture implements --------------------------------------------------------
@@ -86,7 +86,7 @@ class Seq2Seq(ZooModule):
         if stage != "train":
             token_acc = getattr(self, f"{stage}_token_acc")
             token_acc.update((logits.argmax(-1)[real] == tgt_out[real]).float().mean(), weight=int(real.sum()))
-            self.log(f"{stage}/token_acc", token_acc, on_epoch=True, batch_size=bs)
+            self.log_epoch_metric(f"{stage}/token_acc", token_acc)
             self._score_generation(src, tgt, stage)
         return loss
 
@@ -106,8 +106,8 @@ class Seq2Seq(ZooModule):
         exact.update(torch.tensor([float(h == r) for h, r in zip(hyp, ref)], device=src.device))
         bleu = getattr(self, f"{stage}_bleu")
         bleu.update([" ".join(map(str, h)) for h in hyp], [[" ".join(map(str, r))] for r in ref])
-        self.log(f"{stage}/exact_match", exact, on_epoch=True, batch_size=src.shape[0])
-        self.log(f"{stage}/bleu", bleu, on_epoch=True, batch_size=src.shape[0])
+        self.log_epoch_metric(f"{stage}/exact_match", exact)
+        self.log_epoch_metric(f"{stage}/bleu", bleu)
 
     # -- generation -----------------------------------------------------------------------------
     @torch.no_grad()
