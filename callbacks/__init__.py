@@ -6,13 +6,17 @@ from callbacks.export import ExportBest
 from callbacks.monitoring import GradientMonitor, GradScalerMonitor, NonFiniteGuard, NonFiniteLossError
 from callbacks.performance import ChannelsLast, MatmulPrecision
 from callbacks.predictions import PredictionWriter
+from callbacks.progress import EpochLines
 from callbacks.samples import ImagePredictionWriter, SampleGrids
 from callbacks.signals import FitStopped, StopOnSignal
+from callbacks.tracking import BestMetric
 
 __all__ = [
     "AtomicCheckpointIO",
+    "BestMetric",
     "ChannelsLast",
     "ConfusionMatrix",
+    "EpochLines",
     "ExportBest",
     "FitStopped",
     "GradientMonitor",

@@ -30,13 +30,14 @@ from typing import Any
 import torch
 from jsonargparse import Namespace
 from lightning.pytorch import Trainer
-from lightning.pytorch.callbacks import BasePredictionWriter, Callback, ModelCheckpoint
+from lightning.pytorch.callbacks import BasePredictionWriter, Callback, ModelCheckpoint, ProgressBar
 from lightning.pytorch.cli import LightningCLI, SaveConfigCallback, instantiate_class
 from lightning.pytorch.plugins.io import CheckpointIO
 
 from datamodules.base import ZooDataModule
 from datamodules.errors import UserError
 from zoo.pretrained import load_checkpoint
+from zoo.run_identity import run_identity
 from zoo.tasks.base import ZooModule
 
 __all__ = [
@@ -110,8 +111,11 @@ def adapt_data_to_model(config: Namespace, strict: bool = True) -> None:
                 )
 
 
-def link_data_args(config: Namespace) -> None:
-    """Fill ``config.model.init_args`` from the datamodule (and adaptable ones the other way), in place."""
+def link_data_args(config: Namespace) -> Any:
+    """Fill ``config.model.init_args`` from the datamodule (and adaptable ones the other way), in place.
+
+    Returns the datamodule it built to ask (not set up: no data is read until ``data_args``).
+    """
     model_cls, data_cls = _import(config.model.class_path), _import(config.data.class_path)
     model_args, data_args = config.model.init_args, config.data.init_args
     model_params = _params(model_cls)
@@ -135,6 +139,7 @@ def link_data_args(config: Namespace) -> None:
                 f"model.{name}={given!r} conflicts with the data: {data_cls.__name__} gives {name}={value!r} "
                 f"(from {getattr(data, 'source', 'its source')}); drop model.{name} to take the data's value"
             )
+    return data
 
 
 def _option(args: list[str], name: str) -> str | None:
@@ -222,10 +227,17 @@ class LoggerSaveConfigCallback(SaveConfigCallback):
     """``config.yaml`` in the log directory, and the whole resolved config in every logger's run config."""
 
     def save_config(self, trainer: Trainer, pl_module: Any, stage: str) -> None:
+        from lightning.pytorch.loggers import WandbLogger
+
         config = self.config.clone()
         config.pop("config", None)  # the list of --config files: paths, not settings
+        identity = getattr(trainer, "zoo_run_identity", None)
         for logger in trainer.loggers:
-            logger.log_hyperparams({"cli": config.as_dict()})
+            params: dict[str, Any] = {"cli": config.as_dict()}
+            if identity and not isinstance(logger, WandbLogger):  # W&B holds them as the run's own name and tags
+                params["run"] = {"name": identity["name"], "group": identity["group"],
+                                 "tags": ", ".join(identity["tags"])}
+            logger.log_hyperparams(params)
 
 
 class ZooCLI(LightningCLI):
@@ -236,7 +248,10 @@ class ZooCLI(LightningCLI):
         import datamodules  # noqa: F401 - register every datamodule
         import zoo  # noqa: F401 - register every model
         import zoo.loggers  # noqa: F401
+        from zoo.console import quiet_library_noise
 
+        quiet_library_noise()
+        self._identity: dict[str, Any] = {}
         kwargs.setdefault("save_config_kwargs", {"overwrite": True})
         # the command line, to print the one that resumes a stopped run
         self._command = [str(a) for a in args] if isinstance(args, (list, tuple)) else sys.argv[1:]
@@ -388,8 +403,21 @@ class ZooCLI(LightningCLI):
             if config.get("data") is not None:
                 adapt_data_to_model(config, strict=False)
             return
-        link_data_args(config)
+        data = link_data_args(config)
+        self._identity = run_identity(config.model.class_path, data, config.get("config") or [])
+        self._name_logger_runs(config)
         self._resume_logger_run(config)
+
+    def _name_logger_runs(self, config: Namespace) -> None:
+        """W&B runs get the recipe's name, group and tags (see :mod:`zoo.run_identity`) unless the config sets them."""
+        loggers = config.trainer.get("logger")
+        for logger in loggers if isinstance(loggers, list) else [loggers]:
+            if not isinstance(logger, Namespace) or not logger.class_path.endswith("WandbLogger"):
+                continue
+            args = logger.init_args
+            args["name"] = args.get("name") or self._identity["name"]
+            args["group"] = args.get("group") or self._identity["group"]
+            args["tags"] = list(dict.fromkeys([*self._identity["tags"], *(args.get("tags") or [])]))
 
     def _resume_logger_run(self, config: Namespace) -> None:
         """Resuming a fit: continue the same W&B run (its id was saved in the checkpoint)."""
@@ -421,7 +449,7 @@ class ZooCLI(LightningCLI):
                 from callbacks import ExportBest
 
                 extra.append(ExportBest(command=self._command))
-        from callbacks import ConfusionMatrix, GradScalerMonitor, NonFiniteGuard, StopOnSignal
+        from callbacks import BestMetric, ConfusionMatrix, GradScalerMonitor, NonFiniteGuard, StopOnSignal
         from zoo.tasks import Classifier
 
         tests = self.subcommand == "test" or (self.subcommand == "fit" and self._get(self.config, "test_after_fit"))
@@ -429,6 +457,19 @@ class ZooCLI(LightningCLI):
             extra.append(ConfusionMatrix())
         if self.subcommand == "fit" and not any(isinstance(c, NonFiniteGuard) for c in given):
             extra.append(NonFiniteGuard())
+        if self.subcommand == "fit" and config.get("logger") is not False and not config.get("fast_dev_run"):
+            from lightning.pytorch.callbacks import LearningRateMonitor
+
+            if not any(isinstance(c, LearningRateMonitor) for c in given):  # lr-AdamW, lr-AdamW/pg1 ...
+                extra.append(LearningRateMonitor())
+            if not any(isinstance(c, BestMetric) for c in given):
+                extra.append(BestMetric())
+        if config.get("enable_progress_bar") is not False and not sys.stdout.isatty() and not any(
+            isinstance(c, ProgressBar) for c in given
+        ):  # a file or a pipe: one line per epoch instead of a bar redrawn in place
+            from callbacks import EpochLines
+
+            extra.append(EpochLines())
         if not any(isinstance(c, StopOnSignal) for c in given):
             extra.append(StopOnSignal(command=self._command))
         if self.subcommand == "fit" and GradScalerMonitor.applies(config) and not any(
@@ -452,7 +493,9 @@ class ZooCLI(LightningCLI):
             from callbacks import AtomicCheckpointIO
 
             config["plugins"] = [*plugins, AtomicCheckpointIO()]  # a failed write keeps the previous file
-        return super()._instantiate_trainer(config, callbacks)
+        trainer = super()._instantiate_trainer(config, callbacks)
+        trainer.zoo_run_identity = self._identity  # for LoggerSaveConfigCallback
+        return trainer
 
 
 def cli_main(args: Any = None, run: bool = True) -> ZooCLI:

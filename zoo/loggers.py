@@ -111,6 +111,8 @@ class WandbLogger(_LightningWandbLogger):
             entity=entity,
             **extra,
         )
+        # Lightning always passes anonymous=None, which wandb >= 0.19 answers with a deprecation line per run
+        self._wandb_init.pop("anonymous", None)
 
     def _files(self) -> Path | None:
         run_dir = getattr(self.experiment, "dir", None)
