@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import struct
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,13 +86,27 @@ def _nested(items: Any) -> dict[str, Any]:
     return out
 
 
-def read_run(path: str | Path) -> RunFile:
-    """The run in ``path``: a ``run-<id>.wandb`` file or the ``offline-run-*`` folder holding it."""
+def _complete(path: Path, timeout: float) -> list[pb.Record]:
+    """The records once the run's ``exit`` record is written: ``run.finish()`` returns before wandb's core
+    process has written everything."""
+    deadline = time.monotonic() + timeout
+    while True:
+        records = _records(path.read_bytes()) if path.exists() else []
+        if any(r.WhichOneof("record_type") == "exit" for r in records) or time.monotonic() > deadline:
+            return records
+        time.sleep(0.1)
+
+
+def read_run(path: str | Path, timeout: float = 60.0) -> RunFile:
+    """The run in ``path``: a ``run-<id>.wandb`` file or the ``offline-run-*`` folder holding it.
+
+    Waits up to ``timeout`` seconds for the run to end (its ``exit`` record).
+    """
     path = Path(path)
     if path.is_dir():
         path = next(path.glob("run-*.wandb"))
     run = RunFile()
-    for record in _records(path.read_bytes()):
+    for record in _complete(path, timeout):
         kind = record.WhichOneof("record_type")
         if kind == "run":
             run.name, run.group, run.run_id = record.run.display_name, record.run.run_group, record.run.run_id
