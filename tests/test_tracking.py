@@ -101,8 +101,8 @@ def test_audio_run_logs_clips_with_labels_and_their_log_mels(no_credentials: Pat
 
 def test_forecasting_run_logs_history_truth_and_forecast_plots(no_credentials: Path) -> None:
     _, run, run_dir = fit_with_wandb("timeseries/lstm_co2.yaml", "--test_after_fit=false")
-    assert run.name == "lstm_co2-lstm_forecaster" or run.name.startswith("lstm_co2")
-    assert {"timeseries", "co2"} <= set(run.tags)
+    assert run.name == "lstm_co2-lstm_forecaster" and run.group == "lstm_co2"
+    assert run.tags == ["lstm_forecaster", "timeseries", "forecasting", "co2"]
     assert {"val/mae", "val/mae_h1"} <= run.keys()
     plots = run.media("val/forecasts")
     assert len(plots) == 1 and plots[0]["_type"] == "images/separated"
@@ -112,7 +112,7 @@ def test_forecasting_run_logs_history_truth_and_forecast_plots(no_credentials: P
 def test_language_model_run_logs_prompts_and_generated_text(no_credentials: Path) -> None:
     _, run, run_dir = fit_with_wandb("text/gpt_nano.yaml", "--test_after_fit=false",
                                      "--trainer.callbacks.init_args.max_new_tokens=12", epochs=2)
-    assert "causal_lm" in run.tags or "text" in run.tags
+    assert run.name == "gpt_nano" and run.tags == ["gpt_nano", "text", "causal_lm", "python_docs"]
     tables = run.media("val/generated")
     assert len(tables) == 2  # one per validation epoch, each holding every epoch so far
     columns, rows = table_rows(run_dir, tables[-1])
@@ -128,3 +128,19 @@ def test_seq2seq_run_logs_source_target_and_prediction(no_credentials: Path) -> 
     assert columns == ["epoch", "source", "target", "prediction"] and len(rows) == 4
     # the embedded task reverses strings: the decoded target is the decoded source backwards
     assert all(r[2].replace(" ", "") == r[1].replace(" ", "")[::-1] for r in rows)
+
+
+def test_tensorboard_hp_metric_is_the_best_monitored_value(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    monkeypatch.chdir(tmp_path)
+    cli = cli_main(["fit", "--config", str(CONFIGS / "quickstart.yaml"), "--config",
+                    str(CONFIGS / "logger" / "tensorboard.yaml"), "--trainer.max_epochs=2", *TINY])
+    events = EventAccumulator(str(cli.trainer.logger.log_dir)).Reload()
+    val_loss = [e.value for e in events.Scalars("val/loss")]
+    hp_metric = [e.value for e in events.Scalars("hp_metric")]
+    assert hp_metric[-1] == pytest.approx(min(val_loss))  # not Lightning's placeholder -1, even after the test
+    assert events.Scalars("best/val/loss")[-1].value == pytest.approx(min(val_loss))
+    hparams = cli.trainer.logger.hparams
+    assert hparams["run"] == {"name": "quickstart-lenet5", "group": "quickstart",
+                              "tags": "lenet5, image, classification, digits"}
