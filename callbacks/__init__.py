@@ -4,6 +4,7 @@ from callbacks.audio_media import AudioSamples
 from callbacks.checkpoints import AtomicCheckpointIO, ZooCheckpoint, find_last_checkpoint
 from callbacks.classification_media import PredictionGrid
 from callbacks.confusion import ConfusionMatrix
+from callbacks.ema import EMA
 from callbacks.export import ExportBest
 from callbacks.forecast_media import ForecastPlots
 from callbacks.monitoring import GradientMonitor, GradScalerMonitor, NonFiniteGuard, NonFiniteLossError
@@ -21,6 +22,7 @@ __all__ = [
     "BestMetric",
     "ChannelsLast",
     "ConfusionMatrix",
+    "EMA",
     "EpochLines",
     "ExportBest",
     "FitStopped",

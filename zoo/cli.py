@@ -253,6 +253,7 @@ class ZooCLI(LightningCLI):
         quiet_library_noise()
         self._identity: dict[str, Any] = {}
         kwargs.setdefault("save_config_kwargs", {"overwrite": True})
+        kwargs.setdefault("save_config_callback", LoggerSaveConfigCallback)
         # the command line, to print the one that resumes a stopped run
         self._command = [str(a) for a in args] if isinstance(args, (list, tuple)) else sys.argv[1:]
         super().__init__(
@@ -260,7 +261,6 @@ class ZooCLI(LightningCLI):
             ZooDataModule,
             subclass_mode_model=True,
             subclass_mode_data=True,
-            save_config_callback=LoggerSaveConfigCallback,
             auto_configure_optimizers=False,  # optimisation is the model's: --model.optimizer sgd
             args=args,
             run=run,
