@@ -31,7 +31,8 @@ def _differ(a: dict, b: dict) -> bool:
 
 def test_profile_preset_writes_an_operator_table_and_a_chrome_trace(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
-    cli_main(["fit", "--config", str(CONFIGS / "quickstart.yaml"), "--config", str(CONFIGS / "trainer" / "profile.yaml"),
+    profile = CONFIGS / "trainer" / "profile.yaml"
+    cli_main(["fit", "--config", str(CONFIGS / "quickstart.yaml"), "--config", str(profile),
               "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false", "--trainer.logger=false",
               "--trainer.accelerator=cpu", "--trainer.devices=1"])
     table = (tmp_path / "profile" / "fit-ops.txt").read_text()
