@@ -18,7 +18,7 @@ import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from torch import Tensor
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 
 __all__ = ["EMA"]
 

@@ -20,7 +20,7 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
 from torch import Tensor
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 
 __all__ = ["ValidationMedia", "figure_array", "send_audio", "send_image", "send_table"]
 

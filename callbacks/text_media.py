@@ -22,7 +22,7 @@ __all__ = ["GeneratedText", "TranslationSamples"]
 
 
 def _tokenizer(pl_module: LightningModule) -> Any:
-    from datamodules.tokenizers import tokenizer_from_card
+    from preprocessing.tokenizers import tokenizer_from_card
 
     return tokenizer_from_card(pl_module.data_card or {})
 

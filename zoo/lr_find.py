@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 
 __all__ = ["LRFindResult", "lr_find"]
 
