@@ -29,3 +29,32 @@ def test_piped_fit_prints_one_line_per_epoch_and_no_noise(tmp_path: Path) -> Non
     assert "━" not in done.stdout  # no bar drawn into the file
     for noise in ("litlogger", "LeafSpec", "log_every_n_steps"):
         assert noise not in done.stdout, noise
+
+
+def test_print_config_shows_the_values_the_data_fills_in(capsys) -> None:
+    import pytest
+    import yaml
+
+    from zoo.cli import cli_main
+
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(["fit", "--config", str(ROOT / "configs" / "quickstart.yaml"), "--print_config"])
+    assert exit_info.value.code == 0
+    printed = capsys.readouterr().out
+    assert "    num_classes: null  # from the data: 10 (ImageDataModule)" in printed
+    assert "    in_channels: null  # from the data: 1 (ImageDataModule)" in printed
+    config = yaml.safe_load(printed)  # still a config to start from: the data fills its own values
+    assert config["model"]["init_args"]["num_classes"] is None and config["trainer"]["max_epochs"] == 20
+
+
+def test_print_config_marks_data_values_it_cannot_read(tmp_path: Path, capsys) -> None:
+    import pytest
+
+    from zoo.cli import cli_main
+
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(["fit", "--config", str(ROOT / "configs" / "quickstart.yaml"), f"--data.path={tmp_path / 'nothing'}",
+                  "--print_config"])
+    assert exit_info.value.code == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("    num_classes:"))
+    assert line.startswith("    num_classes: null  # from the data (not readable here: ")

@@ -356,8 +356,14 @@ class ZooCLI(LightningCLI):
 
     # -- predict from a checkpoint or an export alone ---------------------------------------------
     def parse_arguments(self, parser: Any, args: Any) -> None:
-        """``predict --ckpt_path X`` without ``--config`` / ``--model`` / ``--data``: take them from ``X``."""
+        """``predict --ckpt_path X`` without ``--config`` / ``--model`` / ``--data``: take them from ``X``;
+        ``--print_config`` with the values the data fills in (:mod:`zoo.print_config`)."""
         line = [str(a) for a in args] if isinstance(args, (list, tuple)) else sys.argv[1:] if args is None else None
+        if line and "--print_config" in line and _subcommand(line) in ("fit", "validate", "test"):
+            from zoo.print_config import print_config_with_data  # the values the data fills in, as comments
+
+            print_config_with_data(parser, line)
+            sys.exit(0)
         source = _option(line, "ckpt_path") if line and _subcommand(line) == "predict" else None
         if source is None or "://" in source or source in ("last", "best", "hpc", "registry"):
             return super().parse_arguments(parser, args)
