@@ -528,8 +528,9 @@ class ZooCLI(LightningCLI):
 
             if not any(isinstance(c, LearningRateMonitor) for c in given):  # lr-AdamW, lr-AdamW/pg1 ...
                 extra.append(LearningRateMonitor())
-            if not any(isinstance(c, BestMetric) for c in given):
-                extra.append(BestMetric())
+        # in every subcommand: the checkpoints of a fit hold its state (Lightning warns when it has no owner)
+        if not any(isinstance(c, BestMetric) for c in given):
+            extra.append(BestMetric())
         if config.get("enable_progress_bar") is not False and not sys.stdout.isatty() and not any(
             isinstance(c, ProgressBar) for c in given
         ):  # a file or a pipe: one line per epoch instead of a bar redrawn in place
