@@ -49,6 +49,7 @@ class StepProfiler(PyTorchProfiler):
         record_shapes: bool = False,
         profile_memory: bool = False,
     ) -> None:
+        self._wait, self._warmup, self._active = wait, warmup, active
         if sort_by_key is None:
             sort_by_key = "cuda_time_total" if torch.cuda.is_available() else "cpu_time_total"
         super().__init__(
@@ -62,3 +63,16 @@ class StepProfiler(PyTorchProfiler):
             profile_memory=profile_memory,
             schedule=torch.profiler.schedule(wait=wait, warmup=warmup, active=active, repeat=1),
         )
+
+    def _cache_functions_events(self) -> None:
+        try:
+            super()._cache_functions_events()
+        except AssertionError:  # torch's profiler never started: the fit ended within the schedule's wait steps
+            self.function_events = None
+
+    def summary(self) -> str:
+        text = super().summary()
+        if text or self.function_events:
+            return text
+        steps = f"{self._wait} + {self._warmup} + {self._active}"
+        return f"StepProfiler: no step recorded (the fit ran fewer than the schedule's {steps} steps)"
