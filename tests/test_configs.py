@@ -21,7 +21,7 @@ RECIPES = sorted(
     + [p for p in CONFIGS.glob("*/*.yaml") if p.parent.name not in ("trainer", "logger")]
 )
 FRAGMENTS = sorted(CONFIGS.glob("trainer/*.yaml")) + sorted(CONFIGS.glob("logger/*.yaml"))
-NEEDS_GPU = {"gpu.yaml"}
+NEEDS_GPU = {"gpu.yaml", "fsdp.yaml"}  # FSDP: Lightning refuses accelerator=cpu
 
 
 def _quick(tmp_path: Path) -> list[str]:
