@@ -8,6 +8,7 @@
 #   the model server on the GPU (python -m zoo serve --accelerator cuda), with and without batching.
 #   the zoo's fit vs bare Lightning vs a plain loop, per step and per epoch (goals: ResNet-18 <= 1.05x and
 #   the MLP <= 1.15x of the plain loop; two repeats of the four quickest recipes, a few minutes).
+#   the profiler preset (configs/trainer/profile.yaml) on the GPU: CUDA kernels in the table and trace.
 #
 #   bash benchmarks/gpu_checks.sh [results folder]      # default: $OUT, else runs/gpu_checks
 set -uo pipefail
@@ -44,6 +45,11 @@ python benchmarks/memory.py --device cuda --models gpt2 --batch-size 8 2>&1 | te
 rm -rf /tmp/gpu_checks_scale
 python benchmarks/overhead.py --device cuda --repeats 2 --recipes quickstart mlp resnet18_small lstm_co2 2>/dev/null \
     | tee "$out/overhead.txt"
+# the profiler preset on the GPU: the table sorted by CUDA time, the trace with its CUDA stream row
+python train.py fit --config configs/quickstart.yaml --config configs/trainer/gpu.yaml \
+    --config configs/trainer/profile.yaml --trainer.profiler.init_args.dirpath "$out/profile" 2>&1 \
+    | tail -3 | tee "$out/profile.txt"
+head -25 "$out/profile/fit-ops.txt" | tee -a "$out/profile.txt"
 # each script also wrote its figures to benchmarks/results/*.json (a cuda table beside the CPU one):
 # bring them back with the logs, to commit them and let the documentation show them
 mkdir -p "$out/results"

@@ -1,4 +1,10 @@
-"""The test confusion matrix, as a CSV and a PNG beside the checkpoints, and in the logger."""
+"""The test confusion matrix and per-class precision / recall / F1: files beside the checkpoints, and the loggers.
+
+W&B gets the interactive confusion matrix (``wandb.plot.confusion_matrix``: hover a cell for its count)
+and a table of per-class precision, recall, F1 and support; TensorBoard the matrix as an image and the
+per-class table as text; the files are ``confusion_matrix.csv``, ``confusion_matrix.png`` and
+``per_class.csv``.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,20 @@ from typing import Any
 
 from lightning.pytorch import Callback, LightningModule, Trainer
 
-__all__ = ["ConfusionMatrix"]
+__all__ = ["ConfusionMatrix", "per_class_metrics"]
+
+PER_CLASS_COLUMNS = ["class", "precision", "recall", "f1", "support"]
+
+
+def per_class_metrics(matrix: Any, classes: list[str]) -> list[list[Any]]:
+    """Rows ``[class, precision, recall, f1, support]`` of a count matrix (rows: true, columns: predicted)."""
+    counts = matrix.double()
+    hits, predicted, support = counts.diagonal(), counts.sum(0), counts.sum(1)
+    precision = hits / predicted.clamp_min(1)
+    recall = hits / support.clamp_min(1)
+    f1 = 2 * precision * recall / (precision + recall).clamp_min(1e-12)
+    return [[name, round(float(p), 4), round(float(r), 4), round(float(f), 4), int(n)]
+            for name, p, r, f, n in zip(classes, precision, recall, f1, support)]
 
 
 class ConfusionMatrix(Callback):
@@ -32,7 +51,8 @@ class ConfusionMatrix(Callback):
         matrix = getattr(pl_module, "confusion_matrix", None)  # synced: the same on every rank
         if not trainer.is_global_zero or matrix is None or matrix.ndim != 2:  # multilabel: 2×2 per label, not drawn
             return
-        matrix = matrix.float()
+        counts = matrix.long().cpu()
+        matrix = counts.float()
         if self.normalize:
             matrix = matrix / matrix.sum(1, keepdim=True).clamp_min(1)
         classes = (pl_module.data_card or {}).get("classes") or [str(i) for i in range(len(matrix))]
@@ -45,14 +65,18 @@ class ConfusionMatrix(Callback):
             writer.writerow(["true \\ predicted", *classes])
             for name, row in zip(classes, matrix.tolist()):
                 writer.writerow([name, *[round(v, 4) if self.normalize else int(v) for v in row]])
+        rows = per_class_metrics(counts, classes)
+        per_class_path = folder / "per_class.csv"
+        with per_class_path.open("w", newline="") as f:
+            csv.writer(f).writerows([PER_CLASS_COLUMNS, *rows])
         png_path = folder / "confusion_matrix.png"
         figure = self._draw(matrix, classes)
         figure.savefig(png_path, dpi=100, bbox_inches="tight")
-        self._send(trainer, png_path)
+        self._send(trainer, png_path, counts, classes, rows)
         import matplotlib.pyplot as plt
 
         plt.close(figure)
-        self.paths = [csv_path, png_path]
+        self.paths = [csv_path, png_path, per_class_path]
 
     def _draw(self, matrix: Any, classes: list[str]) -> Any:
         import matplotlib
@@ -74,11 +98,23 @@ class ConfusionMatrix(Callback):
         return figure
 
     @staticmethod
-    def _send(trainer: Trainer, png_path: Path) -> None:
+    def _send(trainer: Trainer, png_path: Path, counts: Any, classes: list[str], rows: list[list[Any]]) -> None:
+        from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
+
+        from callbacks.media import send_table
+
+        send_table(trainer, "test/per_class", PER_CLASS_COLUMNS, rows)
         for logger in trainer.loggers:
-            if hasattr(logger, "log_image"):  # WandbLogger
-                logger.log_image(key="test/confusion_matrix", images=[str(png_path)])
-            elif hasattr(getattr(logger, "experiment", None), "add_image"):  # TensorBoard
+            if isinstance(logger, WandbLogger):
+                import wandb
+
+                # the plot is built from (true, predicted) pairs: the matrix's counts, expanded
+                true = [i for i, row in enumerate(counts.tolist()) for j, n in enumerate(row) for _ in range(n)]
+                pred = [j for row in counts.tolist() for j, n in enumerate(row) for _ in range(n)]
+                plot = wandb.plot.confusion_matrix(y_true=true, preds=pred, class_names=[str(c) for c in classes],
+                                                   title="test confusion matrix")
+                logger.experiment.log({"test/confusion_matrix": plot})
+            elif isinstance(logger, TensorBoardLogger):
                 import numpy as np
                 from PIL import Image
 

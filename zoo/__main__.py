@@ -6,6 +6,7 @@
     python -m zoo info resnet50   # the card of one model and its official weights
     python -m zoo serve runs/.../pretrained --port 8000   # an HTTP server of a model (docs/serving.md)
     python -m zoo export runs/<run>/pretrained --format onnx --output model.onnx   # see docs/export.md
+    python -m zoo lr-find --config configs/quickstart.yaml   # the learning-rate range test of a recipe
 """
 
 from __future__ import annotations
@@ -88,8 +89,26 @@ def main() -> None:
     commands.add_parser("info", help="one model's card and its weights").add_argument("name")
     serve.add_arguments(commands.add_parser("serve", help="serve a model over HTTP (LitServe)"))
     _export_parser(commands)
-    args = parser.parse_args()
-    if args.command == "serve":
+    finder = commands.add_parser(
+        "lr-find", help="the learning-rate range test on a recipe; other options go to `train.py fit`",
+        description="The learning-rate range test (Lightning's Tuner.lr_find) on the model and data of "
+        "`train.py fit` with the same options; prints the suggested rate.",
+    )
+    finder.add_argument("--num_training", type=int, default=100, help="steps of the test (default 100)")
+    finder.add_argument("--min_lr", type=float, default=1e-6, help="first learning rate (default 1e-6)")
+    finder.add_argument("--max_lr", type=float, default=1.0, help="last learning rate (default 1)")
+    finder.add_argument("--plot", default="lr_find.png", help="PNG of the curve (default lr_find.png)")
+    args, rest = parser.parse_known_args()
+    if rest and args.command != "lr-find":
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    if args.command == "lr-find":
+        from zoo.errors import exit_on_user_error
+        from zoo.lr_find import lr_find
+
+        with exit_on_user_error():
+            found = lr_find(rest, args.num_training, args.min_lr, args.max_lr, args.plot)
+        print(found.report())
+    elif args.command == "serve":
         serve.run(args)
     elif args.command == "export":
         try:

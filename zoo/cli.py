@@ -38,6 +38,7 @@ from lightning.pytorch.plugins.io import CheckpointIO
 from datamodules.base import ZooDataModule
 from preprocessing.errors import UserError
 from zoo.pretrained import load_checkpoint
+from zoo.run_identity import run_identity
 from zoo.tasks.base import ZooModule
 
 __all__ = [
@@ -135,8 +136,11 @@ def apply_pretrained(config: Namespace) -> None:
     rank_zero_info(report)
 
 
-def link_data_args(config: Namespace) -> None:
-    """Fill ``config.model.init_args`` from the datamodule (and adaptable ones the other way), in place."""
+def link_data_args(config: Namespace) -> Any:
+    """Fill ``config.model.init_args`` from the datamodule (and adaptable ones the other way), in place.
+
+    Returns the datamodule it built to ask (not set up: no data is read until ``data_args``).
+    """
     model_cls, data_cls = _import(config.model.class_path), _import(config.data.class_path)
     model_args, data_args = config.model.init_args, config.data.init_args
     model_params = _params(model_cls)
@@ -161,6 +165,7 @@ def link_data_args(config: Namespace) -> None:
                 f"model.{name}={given!r} conflicts with the data: {data_cls.__name__} gives {name}={value!r} "
                 f"(from {getattr(data, 'source', 'its source')}); drop model.{name} to take the data's value"
             )
+    return data
 
 
 def _option(args: list[str], name: str) -> str | None:
@@ -277,10 +282,17 @@ class LoggerSaveConfigCallback(SaveConfigCallback):
     """``config.yaml`` in the log directory, and the whole resolved config in every logger's run config."""
 
     def save_config(self, trainer: Trainer, pl_module: Any, stage: str) -> None:
+        from lightning.pytorch.loggers import WandbLogger
+
         config = self.config.clone()
         config.pop("config", None)  # the list of --config files: paths, not settings
+        identity = getattr(trainer, "zoo_run_identity", None)
         for logger in trainer.loggers:
-            logger.log_hyperparams({"cli": config.as_dict()})
+            params: dict[str, Any] = {"cli": config.as_dict()}
+            if identity and not isinstance(logger, WandbLogger):  # W&B holds them as the run's own name and tags
+                params["run"] = {"name": identity["name"], "group": identity["group"],
+                                 "tags": ", ".join(identity["tags"])}
+            logger.log_hyperparams(params)
 
 
 class ZooCLI(LightningCLI):
@@ -291,8 +303,12 @@ class ZooCLI(LightningCLI):
         import datamodules  # noqa: F401 - register every datamodule
         import zoo  # noqa: F401 - register every model
         import zoo.loggers  # noqa: F401
+        from zoo.console import quiet_library_noise
 
+        quiet_library_noise()
+        self._identity: dict[str, Any] = {}
         kwargs.setdefault("save_config_kwargs", {"overwrite": True})
+        kwargs.setdefault("save_config_callback", LoggerSaveConfigCallback)
         # the command line, to print the one that resumes a stopped run
         self._command = [str(a) for a in args] if isinstance(args, (list, tuple)) else sys.argv[1:]
         super().__init__(
@@ -300,7 +316,6 @@ class ZooCLI(LightningCLI):
             ZooDataModule,
             subclass_mode_model=True,
             subclass_mode_data=True,
-            save_config_callback=LoggerSaveConfigCallback,
             auto_configure_optimizers=False,  # optimisation is the model's: --model.optimizer sgd
             args=args,
             run=run,
@@ -342,8 +357,14 @@ class ZooCLI(LightningCLI):
 
     # -- predict from a checkpoint or an export alone ---------------------------------------------
     def parse_arguments(self, parser: Any, args: Any) -> None:
-        """``predict --ckpt_path X`` without ``--config`` / ``--model`` / ``--data``: take them from ``X``."""
+        """``predict --ckpt_path X`` without ``--config`` / ``--model`` / ``--data``: take them from ``X``;
+        ``--print_config`` with the values the data fills in (:mod:`zoo.print_config`)."""
         line = [str(a) for a in args] if isinstance(args, (list, tuple)) else sys.argv[1:] if args is None else None
+        if line and "--print_config" in line and _subcommand(line) in ("fit", "validate", "test"):
+            from zoo.print_config import print_config_with_data  # the values the data fills in, as comments
+
+            print_config_with_data(parser, line)
+            sys.exit(0)
         source = _option(line, "ckpt_path") if line and _subcommand(line) == "predict" else None
         if source is None or "://" in source or source in ("last", "best", "hpc", "registry"):
             return super().parse_arguments(parser, args)
@@ -449,8 +470,21 @@ class ZooCLI(LightningCLI):
             if config.get("data") is not None:
                 adapt_data_to_model(config, strict=False)
             return
-        link_data_args(config)
+        data = link_data_args(config)
+        self._identity = run_identity(config.model.class_path, data, config.get("config") or [])
+        self._name_logger_runs(config)
         self._resume_logger_run(config)
+
+    def _name_logger_runs(self, config: Namespace) -> None:
+        """W&B runs get the recipe's name, group and tags (see :mod:`zoo.run_identity`) unless the config sets them."""
+        loggers = config.trainer.get("logger")
+        for logger in loggers if isinstance(loggers, list) else [loggers]:
+            if not isinstance(logger, Namespace) or not logger.class_path.endswith("WandbLogger"):
+                continue
+            args = logger.init_args
+            args["name"] = args.get("name") or self._identity["name"]
+            args["group"] = args.get("group") or self._identity["group"]
+            args["tags"] = list(dict.fromkeys([*self._identity["tags"], *(args.get("tags") or [])]))
 
     def _resume_logger_run(self, config: Namespace) -> None:
         """Resuming a fit: continue the same W&B run (its id was saved in the checkpoint)."""
@@ -482,7 +516,7 @@ class ZooCLI(LightningCLI):
                 from callbacks import ExportBest
 
                 extra.append(ExportBest(command=self._command))
-        from callbacks import ConfusionMatrix, GradScalerMonitor, NonFiniteGuard, StopOnSignal
+        from callbacks import BestMetric, ConfusionMatrix, GradScalerMonitor, NonFiniteGuard, StopOnSignal
         from zoo.tasks import Classifier
 
         tests = self.subcommand == "test" or (self.subcommand == "fit" and self._get(self.config, "test_after_fit"))
@@ -490,17 +524,26 @@ class ZooCLI(LightningCLI):
             extra.append(ConfusionMatrix())
         if self.subcommand == "fit" and not any(isinstance(c, NonFiniteGuard) for c in given):
             extra.append(NonFiniteGuard())
+        if self.subcommand == "fit" and config.get("logger") is not False and not config.get("fast_dev_run"):
+            from lightning.pytorch.callbacks import LearningRateMonitor
+
+            if not any(isinstance(c, LearningRateMonitor) for c in given):  # lr-AdamW, lr-AdamW/pg1 ...
+                extra.append(LearningRateMonitor())
+        # in every subcommand: the checkpoints of a fit hold its state (Lightning warns when it has no owner)
+        if not any(isinstance(c, BestMetric) for c in given):
+            extra.append(BestMetric())
+        if config.get("enable_progress_bar") is not False and not any(isinstance(c, ProgressBar) for c in given):
+            from callbacks import EpochLines, ZooProgressBar
+
+            # a terminal: Lightning's Rich bar, redrawn a few times a second instead of after every batch;
+            # a file or a pipe: one line per epoch instead of a bar redrawn in place
+            extra.append(ZooProgressBar() if sys.stdout.isatty() else EpochLines())
         if not any(isinstance(c, StopOnSignal) for c in given):
             extra.append(StopOnSignal(command=self._command))
         if self.subcommand == "fit" and GradScalerMonitor.applies(config) and not any(
             isinstance(c, GradScalerMonitor) for c in given
         ):  # float16 with a gradient scaler: count and report the steps it skips
             extra.append(GradScalerMonitor())
-        bar = config.get("enable_progress_bar") is not False and not any(isinstance(c, ProgressBar) for c in given)
-        if bar:  # Lightning's Rich bar, redrawn a few times a second instead of after every batch
-            from callbacks import ZooProgressBar
-
-            extra.append(ZooProgressBar())
         if self.subcommand == "predict" and not any(isinstance(c, BasePredictionWriter) for c in given):
             from callbacks import PredictionWriter
 
@@ -518,7 +561,9 @@ class ZooCLI(LightningCLI):
             from callbacks import AtomicCheckpointIO
 
             config["plugins"] = [*plugins, AtomicCheckpointIO()]  # a failed write keeps the previous file
-        return super()._instantiate_trainer(config, callbacks)
+        trainer = super()._instantiate_trainer(config, callbacks)
+        trainer.zoo_run_identity = self._identity  # for LoggerSaveConfigCallback
+        return trainer
 
 
 def cli_main(args: Any = None, run: bool = True) -> ZooCLI:

@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlparse
 
+from lightning.pytorch.loggers import TensorBoardLogger as _LightningTensorBoardLogger
 from lightning.pytorch.loggers import WandbLogger as _LightningWandbLogger
 from lightning.pytorch.utilities import rank_zero_only
 
-__all__ = ["WandbLogger", "wandb_mode"]
+__all__ = ["TensorBoardLogger", "WandbLogger", "wandb_mode"]
 
 WandbMode = Literal["auto", "online", "offline", "disabled"]
 
@@ -111,6 +112,8 @@ class WandbLogger(_LightningWandbLogger):
             entity=entity,
             **extra,
         )
+        # Lightning always passes anonymous=None, which wandb >= 0.19 answers with a deprecation line per run
+        self._wandb_init.pop("anonymous", None)
 
     def _files(self) -> Path | None:
         run_dir = getattr(self.experiment, "dir", None)
@@ -142,6 +145,31 @@ class WandbLogger(_LightningWandbLogger):
                 writer.writerow(["step", "name", "value"])
             # numbers only: media (wandb.Image ...) go to W&B but have no place in a CSV
             writer.writerows([step, k, float(v)] for k, v in metrics.items() if _is_number(v))
+
+
+class TensorBoardLogger(_LightningTensorBoardLogger):
+    """Lightning's TensorBoardLogger whose ``hp_metric`` keeps the value it was given.
+
+    Lightning logs the hyperparameters again at the start of every stage (the test after a fit), each time
+    with ``hp_metric = -1``; here a later call repeats the last ``hp_metric`` logged instead (the CLI's
+    :class:`~callbacks.BestMetric` logs the best monitored value), so the HPARAMS tab shows the result.
+    Same arguments as Lightning's.
+    """
+
+    _hp_metric: tuple[float, int | None] | None = None  # (value, step) of the last hp_metric logged
+
+    @rank_zero_only
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        if "hp_metric" in metrics and float(metrics["hp_metric"]) != -1:
+            self._hp_metric = (float(metrics["hp_metric"]), step)
+        super().log_metrics(metrics, step)
+
+    @rank_zero_only
+    def log_hyperparams(self, params: Any, metrics: dict[str, Any] | None = None, step: int | None = None) -> None:
+        if metrics is None and self._hp_metric is not None:
+            value, at = self._hp_metric
+            metrics, step = {"hp_metric": value}, at if step is None else step
+        super().log_hyperparams(params, metrics, step)
 
 
 def _is_number(value: Any) -> bool:

@@ -1,0 +1,60 @@
+"""What a fit prints when its output goes to a file (stdout and stderr, in order): one line per epoch, none of
+the libraries' noise."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_piped_fit_prints_one_line_per_epoch_and_no_noise(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("COLUMNS", None)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), "fit", "--config", str(ROOT / "configs" / "quickstart.yaml"),
+         "--trainer.max_epochs=2", "--trainer.limit_train_batches=3", "--trainer.limit_val_batches=2",
+         "--trainer.enable_model_summary=false", "--test_after_fit=false", "--trainer.accelerator=cpu"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:]
+    lines = done.stdout.splitlines()
+    epochs = [line for line in lines if line.startswith("epoch ")]
+    assert [line.split()[1] for line in epochs] == ["0/1", "1/1"]  # epoch 0 too, as it ends
+    assert all("val/acc" in line and "train/loss" in line and "_step" not in line for line in epochs)
+    assert lines.index(epochs[-1]) < next(i for i, line in enumerate(lines) if "`Trainer.fit` stopped" in line)
+    assert "━" not in done.stdout  # no bar drawn into the file
+    for noise in ("litlogger", "LeafSpec", "log_every_n_steps"):
+        assert noise not in done.stdout, noise
+
+
+def test_print_config_shows_the_values_the_data_fills_in(capsys) -> None:
+    import pytest
+    import yaml
+
+    from zoo.cli import cli_main
+
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(["fit", "--config", str(ROOT / "configs" / "quickstart.yaml"), "--print_config"])
+    assert exit_info.value.code == 0
+    printed = capsys.readouterr().out
+    assert "    num_classes: null  # from the data: 10 (ImageDataModule)" in printed
+    assert "    in_channels: null  # from the data: 1 (ImageDataModule)" in printed
+    config = yaml.safe_load(printed)  # still a config to start from: the data fills its own values
+    assert config["model"]["init_args"]["num_classes"] is None and config["trainer"]["max_epochs"] == 20
+
+
+def test_print_config_marks_data_values_it_cannot_read(tmp_path: Path, capsys) -> None:
+    import pytest
+
+    from zoo.cli import cli_main
+
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(["fit", "--config", str(ROOT / "configs" / "quickstart.yaml"), f"--data.path={tmp_path / 'nothing'}",
+                  "--print_config"])
+    assert exit_info.value.code == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("    num_classes:"))
+    assert line.startswith("    num_classes: null  # from the data (not readable here: ")
