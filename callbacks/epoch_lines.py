@@ -66,6 +66,11 @@ class EpochLines(ProgressBar):
     def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if trainer.sanity_checking:
             return
+        # Lightning calls this before the model's on_train_epoch_end, where a zoo model logs its training means:
+        # have them logged now (on every process: under DDP they are summed over processes)
+        log_means = getattr(pl_module, "log_train_means", None)
+        if callable(log_means):
+            log_means()
         total = f"/{trainer.max_epochs - 1}" if trainer.max_epochs and trainer.max_epochs > 0 else ""
         seconds = time.perf_counter() - self._start
         self.print(f"epoch {trainer.current_epoch}{total}  {seconds:.1f} s  {format_metrics(trainer.callback_metrics)}")

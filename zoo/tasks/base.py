@@ -252,9 +252,21 @@ class ZooModule(LightningModule):
 
     def on_train_epoch_end(self) -> None:
         """Log the epoch means of :meth:`log_train` (subclasses that override this call ``super()`` first)."""
+        self.log_train_means()
+
+    def log_train_means(self) -> None:
+        """Log this epoch's means of :meth:`log_train` as ``train/{name}_epoch``, once per epoch.
+
+        Lightning calls the callbacks' ``on_train_epoch_end`` before the model's: a callback that reports the
+        epoch (the one-line-per-epoch console) calls this first, on every process, and the model's call is then
+        a no-op.
+        """
+        if self._train_log.logged_epoch == self.current_epoch:
+            return
         reduce = self.trainer.strategy.reduce if self._trainer is not None and self.trainer.world_size > 1 else None
         for name, (mean, prog_bar) in self._train_log.epoch_means(reduce).items():
             self.log(f"train/{name}_epoch", mean, on_step=False, on_epoch=True, prog_bar=prog_bar, batch_size=1)
+        self._train_log.logged_epoch = self.current_epoch
 
     def _step(self, batch: Any, stage: str) -> Tensor:
         """The shared step of the task: loss, metric updates and logging under ``{stage}/``."""

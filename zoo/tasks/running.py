@@ -26,6 +26,7 @@ class TrainLog:
         self._latest: dict[str, Tensor] = {}
         self._prog_bar: set[str] = set()
         self._finish: dict[str, Callable[[Tensor], Tensor]] = {}
+        self.logged_epoch: int | None = None  # the epoch whose means were logged (ZooModule.log_train_means)
 
     def add(
         self,
