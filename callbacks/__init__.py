@@ -1,8 +1,10 @@
 """Callbacks the curriculum and the users need."""
 
+from callbacks.budget import TrainingBudget
 from callbacks.checkpoints import AtomicCheckpointIO, ZooCheckpoint, find_last_checkpoint
 from callbacks.confusion import ConfusionMatrix
 from callbacks.export import ExportBest
+from callbacks.health import TrainingHealth, TrainingWarning
 from callbacks.monitoring import GradientMonitor, GradScalerMonitor, NonFiniteGuard, NonFiniteLossError
 from callbacks.performance import ChannelsLast, MatmulPrecision
 from callbacks.predictions import PredictionWriter
@@ -24,6 +26,9 @@ __all__ = [
     "PredictionWriter",
     "SampleGrids",
     "StopOnSignal",
+    "TrainingBudget",
+    "TrainingHealth",
+    "TrainingWarning",
     "ZooCheckpoint",
     "find_last_checkpoint",
 ]
