@@ -104,7 +104,7 @@ def test_a_few_dozen_series_give_a_learning_run_that_does_what_the_plan_says(tmp
     # 48 series -> 33 to train; the recipe's own rule, with a smaller floor to keep the test short
     with warnings.catch_warnings():
         warnings.simplefilter("error", TrainingWarning)  # a healthy run warns of nothing
-        cli = fit(tmp_path, "--config", CNN_CBF, "--data.num_series=48", "--budget.min_steps=60",
+        cli = fit(tmp_path, "--config", CNN_CBF, "--data.num_series=48", "--budget.epochs=2", "--budget.min_steps=60",
                   "--model.lr=0.003", caplog=caplog)  # fmt: skip
     plan_line = logged(caplog, "Budget: ")
     numbers = re.search(r"(\d+) series .* batch (\d+) .* at most ([\d,]+) steps .* validation every (\d+), "
@@ -134,13 +134,17 @@ def test_early_stopping_stops_before_the_ceiling_and_the_best_checkpoint_is_test
               "--model.hidden_sizes=[256,256]", "--model.dropout=0", "--model.weight_decay=0", "--model.lr=0.02",
               "--model.scheduler=constant", caplog=caplog)  # fmt: skip
     trainer = cli.trainer
-    (stopper,) = [c for c in trainer.callbacks if isinstance(c, EarlyStopping)]
-    assert stopper.stopped_epoch > 0 and trainer.global_step < 400
+    stopped = re.search(r"stopped early at step (\d+) \(val/loss did not improve in 2 validations\)",
+                        logged(caplog, "Fit done: "))  # fmt: skip
+    assert stopped and int(stopped.group(1)) == trainer.global_step < 400
+    last = torch.load(Path(trainer.checkpoint_callback.best_model_path).parent / "last.ckpt", weights_only=True)
+    assert last["global_step"] == trainer.global_step
+    (key,) = [k for k in last["callbacks"] if k.startswith("EarlyStopping")]
+    assert last["callbacks"][key]["stopped_epoch"] > 0 and last["callbacks"][key]["wait_count"] == 2
     best = trainer.checkpoint_callback.best_model_path
     best_step = torch.load(best, weights_only=True)["global_step"]
-    assert best_step < trainer.global_step
+    assert best_step == trainer.global_step - 2 * 20  # two validations of 20 steps without improvement
     assert trainer.ckpt_path == best  # test_after_fit tested the best checkpoint, not the last weights
-    assert "stopped early at step" in logged(caplog, "Fit done: ")
 
 
 @pytest.mark.parametrize("fragment, key, value", [("no_early_stopping.yaml", "early_stopping", False),
@@ -173,3 +177,35 @@ def test_a_classifier_that_cannot_tell_the_classes_apart_is_warned_about(tmp_pat
     assert any("the training loss has not fallen" in m for m in messages), messages
     assert "predicted class" in logged(caplog, "Fit done: ")
     assert np.isfinite(float(cli.trainer.callback_metrics["val/loss"]))
+
+
+# -- exact resume of a budgeted run -----------------------------------------------------------------
+def test_a_budgeted_run_stopped_and_resumed_is_the_uninterrupted_run(tmp_path: Path) -> None:
+    import signal
+
+    from tests.test_resume import assert_same_state
+
+    # 124 wine rows in batches of 16: 8 steps an epoch, validation every 3 steps (mid-epoch), early stopping on
+    budget = ["--config", WINE, "--budget.min_steps=30", "--budget.max_steps=30", "--budget.val_checks=10",
+              "--trainer.deterministic=true", "--test_after_fit=false"]  # fmt: skip
+
+    def run(root: Path, *extra: str) -> int:
+        try:
+            fit(root, *budget, *extra)
+        except SystemExit as stop:
+            return int(stop.code or 0)
+        finally:
+            torch.use_deterministic_algorithms(False)  # --trainer.deterministic set it for the whole process
+        return 0
+
+    assert run(tmp_path / "straight") == 0
+    stop = ["--trainer.callbacks+=tests.fault_injection.SignalAt", "--trainer.callbacks.batch=12"]
+    assert run(tmp_path / "stopped", *stop) == 128 + signal.SIGTERM
+    ckpt = tmp_path / "stopped" / "checkpoints" / "last.ckpt"
+    assert run(tmp_path / "resumed", f"--ckpt_path={ckpt}") == 0
+    straight, resumed = (torch.load(tmp_path / n / "checkpoints" / "last.ckpt", weights_only=True)
+                         for n in ("straight", "resumed"))  # fmt: skip
+    assert straight["global_step"] == 30
+    assert_same_state(straight, resumed)
+    key = next(k for k in straight["callbacks"] if k.startswith("EarlyStopping"))
+    assert straight["callbacks"][key] == resumed["callbacks"][key]  # its best score and the validations waited

@@ -149,7 +149,10 @@ def plan_budget(
         batch, batch_reason = batch_size, "yours"
     else:
         batch, batch_reason = _capped_batch(budget, per_process)
-    steps_per_epoch = max(1, math.ceil(per_process / batch) // accumulate)
+    batches = math.ceil(per_process / batch)
+    if per_process % batch == 1 and batches > 1:
+        batches -= 1  # the loaders drop a last batch of one sample (it breaks BatchNorm)
+    steps_per_epoch = max(1, batches // accumulate)
     user_length = max_steps is not None or max_epochs is not None
     if max_steps is not None:
         steps, epochs, reason = max_steps, None, "yours"
