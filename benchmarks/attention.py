@@ -32,6 +32,7 @@ from unittest import mock
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from record import Table, write_result  # noqa: E402  (benchmarks/record.py, beside this script)
 
 ANCHOR = {256: (1.11, 0.69), 1024: (2.35, 0.31), 4096: (5.9, 0.10)}  # H200: speed ×, memory ×
 
@@ -122,6 +123,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=None, help="untimed steps (default: GPU 3, CPU 1)")
     parser.add_argument("--steps", type=int, default=None, help="timed steps (default: GPU 10, CPU 2)")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+    parser.add_argument("--no-record", action="store_true", help="leave benchmarks/results/ alone")
     parser.add_argument("--worker", nargs=3, metavar=("IMPL", "T", "BATCH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     gpu = args.device == "cuda"
@@ -138,7 +140,7 @@ def main() -> None:
     header = f"{'T':>6} {'batch':>5} | {'naive tok/s':>11} {'sdpa tok/s':>11} {'speed ×':>8} | " \
              f"{'naive MiB':>10} {'sdpa MiB':>10} {'memory ×':>9} | {'H200 anchor':>14}"  # fmt: skip
     print(header + "\n" + "-" * len(header))
-    results = {}
+    results, rows = {}, []
     for seq_len in args.seq_lens:
         naive, sdpa = measure("naive", seq_len, args), measure("sdpa", seq_len, args)
         anchor = ANCHOR.get(seq_len)
@@ -151,10 +153,19 @@ def main() -> None:
         print(f"{seq_len:6d} {sdpa['batch']:5d} | {naive['tokens_per_s']:11.0f} {sdpa['tokens_per_s']:11.0f} "
               f"{speed:7.2f}× | {naive['peak_bytes'] / 2**20:10.0f} {sdpa['peak_bytes'] / 2**20:10.0f} "
               f"{memory:8.2f}× | {anchor_txt:>14}", flush=True)  # fmt: skip
+        rows.append([f"{seq_len:,}", f"{naive['tokens_per_s']:,.0f}", f"{sdpa['tokens_per_s']:,.0f}", f"{speed:.2f}×",
+                     f"{naive['peak_bytes'] / 2**20:,.0f}", f"{sdpa['peak_bytes'] / 2**20:,.0f}", f"{memory:.2f}×",
+                     anchor_txt])  # fmt: skip
     if gpu and 1024 in results:
         speed, memory = results[1024]
         verdict = "met" if speed >= 2.0 and memory <= 0.4 else "NOT met"
         print(f"\ngoal at T=1024 (≥ 2× speed, ≤ 0.4× memory): {verdict} ({speed:.2f}×, {memory:.2f}×)")
+    if rows and not args.no_record:  # one table per device: a GPU run keeps the CPU table
+        columns = ["T", "naive tok/s", "SDPA tok/s", "speed", "naive MiB", "SDPA MiB", "memory",
+                   "H200 anchor (speed / memory)"]  # fmt: skip
+        title = (f"GPT 6 × 384 training, {args.tokens:,} tokens per step, "
+                 f"{'bf16 autocast' if gpu else 'float32'}, {args.device}: SDPA vs the naive formula")
+        write_result("attention", [Table(args.device, title, columns, rows)], keep_other_tables=True)
 
 
 if __name__ == "__main__":

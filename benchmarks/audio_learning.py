@@ -21,6 +21,8 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere: the zoo's packages are in the repository root
+from record import Table, merged_rows, write_result  # noqa: E402  (benchmarks/record.py, beside this script)
+
 RECIPES = {
     "m5": "configs/audio/m5.yaml",
     "mel_cnn_small": "configs/audio/mel_cnn_small.yaml",
@@ -91,6 +93,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=None, help="override the recipes' max_epochs (quick looks)")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "audio_learning")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--no-record", action="store_true", help="leave benchmarks/results/ alone")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -113,9 +116,25 @@ def main() -> None:
             f"{name:<24}{r['params']:>10,}{r['epochs']:>8}{acc:>10.4f}{r.get('test/f1', float('nan')):>10.4f}"
             f"{r['wall_s']:>9.0f}{acc - best_ref:>+13.4f}"
         )
+    if args.epochs is None and not args.no_record:
+        record(refs, results)
     failed = [n for n, r in results.items() if not r.get("test/acc", 0) >= 0.90]
     if failed and args.epochs is None:
         raise SystemExit(f"below the 0.90 target: {failed}")
+
+
+def record(refs: dict[str, float], results: dict[str, dict[str, float]]) -> None:
+    """``results/audio_learning.json``: the references, then one row per model (a partial run, its own rows)."""
+    rows = [[f"reference: {name}", "-", "-", f"{score:.4f}", "-", "-"] for name, score in refs.items()]
+    rows += [
+        [name, f"{r['params']:,}", r["epochs"], f"{r.get('test/acc', float('nan')):.4f}",
+         f"{r.get('test/f1', float('nan')):.4f}", f"{r['wall_s']:.0f}"]
+        for name, r in results.items()
+    ]  # fmt: skip
+    columns = ["model", "parameters", "epochs", "test accuracy", "macro F1", "wall s"]
+    title = "Embedded DTMF task, 640 test clips, best checkpoint by validation loss"
+    rows = merged_rows("audio_learning", "dtmf", rows, 0)
+    write_result("audio_learning", [Table("dtmf", title, columns, rows, model_column=0)], kept_rows=True)
 
 
 if __name__ == "__main__":

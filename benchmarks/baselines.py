@@ -23,6 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from record import Table, write_result  # noqa: E402  (benchmarks/record.py, beside this script)
 
 
 def fit(recipe: str, *overrides: str) -> tuple[dict[str, float], float]:
@@ -68,7 +69,9 @@ def tabular_reference(dataset: str, seed: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5, help="tabular splits to average over")
+    parser.add_argument("--no-record", action="store_true", help="leave benchmarks/results/ alone")
     args = parser.parse_args()
+    rows: list[list[str]] = []  # the result file's table: one quickstart row, per dataset its seeds and mean
 
     print("| benchmark | zoo | reference | zoo / reference | wall (zoo) |")
     print("|---|---:|---:|---:|---:|")
@@ -76,6 +79,8 @@ def main() -> None:
     svc = digits_svc()
     print(f"| quickstart: LeNet-5 on digits, test accuracy | {metrics['test/acc']:.4f} | {svc:.4f} (SVC) | "
           f"{metrics['test/acc'] / svc:.3f} | {wall:.0f} s |")
+    rows.append(["quickstart: LeNet-5 on digits, test accuracy", f"**{metrics['test/acc']:.4f}**", f"{svc:.4f} (SVC)",
+                 f"{metrics['test/acc'] / svc:.3f}", f"{wall:.0f} s"])
 
     for dataset, recipe, key, ref_name in [
         ("breast_cancer", "configs/tabular/mlp_breast_cancer.yaml", "test/acc", "LogisticRegression"),
@@ -92,6 +97,18 @@ def main() -> None:
         mean_ours, mean_ref = statistics.mean(ours), statistics.mean(refs)
         print(f"| **{dataset}, mean of {args.seeds} splits, {key}** | **{mean_ours:.4f}** | {mean_ref:.4f} "
               f"({ref_name}) | {mean_ours / mean_ref:.3f} | {statistics.mean(walls):.0f} s |")
+        metric = "test accuracy" if key == "test/acc" else "test R²"
+        label = dataset.replace("_", " ")
+        rows.append([f"{label}, {metric}, seeds {' / '.join(map(str, range(args.seeds)))}",
+                     " / ".join(f"{v:.4f}" for v in ours), " / ".join(f"{v:.4f}" for v in refs) + f" ({ref_name})",
+                     "", f"{min(walls):.0f}–{max(walls):.0f} s"])
+        rows.append([f"**{label}, mean of {args.seeds} splits**", f"**{mean_ours:.4f}**", f"{mean_ref:.4f}",
+                     f"{mean_ours / mean_ref:.3f}", ""])
+
+    if not args.no_record:
+        columns = ["benchmark", "zoo", "reference", "zoo / reference", "wall (zoo)"]
+        title = "Quickstart and tabular MLPs against scikit-learn on the same seeded splits"
+        write_result("baselines", [Table("baselines", title, columns, rows)])
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from record import Table, write_result  # noqa: E402  (benchmarks/record.py, beside this script)
 
 DEFAULT = "tcn_forecaster"
 SERIES = ("co2", "sunspots", "nile", "elnino")
@@ -127,12 +128,13 @@ def main() -> None:
     parser.add_argument("--series", nargs="+", default=list(SERIES), choices=SERIES)
     parser.add_argument("--models", nargs="+", default=zoo.list_models(modality="timeseries", task="forecasting"))
     parser.add_argument("--max_epochs", type=int, default=None, help="override the recipes' epochs (quick checks)")
+    parser.add_argument("--no-record", action="store_true", help="leave benchmarks/results/ alone")
     args = parser.parse_args()
     extra = [] if args.max_epochs is None else ["--trainer.max_epochs", str(args.max_epochs)]
     logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", module="lightning")
 
-    rows = {}
+    rows, about = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         for series in args.series:
             dm = ForecastingDataModule(dataset=series)
@@ -154,6 +156,7 @@ def main() -> None:
                 scores[name] = mae
                 print(f"   {name}: trained and tested in {seconds:.0f} s")
             rows[series] = (scores, label)
+            about[series] = f"{series} (test {card['parts']['test']}; {len(test)} × {h})"
             reference = scores[label]
             print(f"   {'method':<34}{'test MAE':>12}{'/ ARIMA':>10}{'/ s-naive':>11}")
             for method, mae in scores.items():
@@ -167,6 +170,24 @@ def main() -> None:
             beats = scores[DEFAULT] < scores["seasonal-naive"]
             print(f"   {series:<10} MAE / ARIMA = {scores[DEFAULT] / scores[label]:.3f}   "
                   f"beats seasonal-naive: {'yes' if beats else 'NO'}")
+    if args.max_epochs is None and not args.no_record:
+        record(rows, about, args.models)
+
+
+def record(rows: dict[str, tuple[dict[str, float], str]], about: dict[str, str], models: list[str]) -> None:
+    """``results/forecast_baselines.json``: test MAE per series (rows) and method (columns)."""
+    columns = ["series (test part; windows × steps)", "seasonal-naive", "ARIMA (orders by AIC)", *models]
+    if DEFAULT in models:
+        columns.append("default / ARIMA")
+    table = []
+    for series, (scores, label) in rows.items():
+        row = [about[series], f"{scores['seasonal-naive']:.4g}", f"{scores[label]:.4g} {label.removeprefix('ARIMA')}"]
+        row += [f"{scores[m]:.4g}" for m in models]
+        if DEFAULT in models:
+            row.append(f"{scores[DEFAULT] / scores[label]:.2f}")
+        table.append(row)
+    title = "Test MAE per series (last 20 %, every origin), original units"
+    write_result("forecast_baselines", [Table("mae", title, columns, table)])
 
 
 if __name__ == "__main__":

@@ -36,8 +36,8 @@ from typing import Any
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 import lightning as L
+from record import Table, write_result  # noqa: E402  (benchmarks/record.py, beside this script)
 
 import zoo
 from datamodules import ImageDataModule
@@ -138,6 +138,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "generative_quality")
     parser.add_argument("--inception-fid", action="store_true", help="also torchmetrics' Inception FID (network)")
+    parser.add_argument("--no-record", action="store_true", help="leave benchmarks/results/ alone")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -180,6 +181,8 @@ def main() -> None:
     for name, value in fids.items():
         print(f"Inception FID {name}: {value:.2f}")
     print(f"\ntotal wall time {time.time() - total:.0f} s")
+    if args.epochs is None and not (args.cli or args.no_record):  # the recipes as they are
+        record(rows, args.k)
 
 
 COLUMNS = [  # key, header, width, format
@@ -201,6 +204,16 @@ def print_table(rows: list[dict[str, Any]], k: int) -> None:
     print("  indep: log-likelihood of the test images under independent Bernoulli pixels (train means)")
     for row in rows:
         print(" ".join(cell(row.get(key), w, fmt) for key, _, w, fmt in COLUMNS))
+
+
+def record(rows: list[dict[str, Any]], k: int) -> None:
+    """``results/generative_quality.json``: the columns of :func:`print_table`, one row per model (and reference)."""
+    cells = [["" if row.get(key) is None else format(row[key], fmt) for key, _, _, fmt in COLUMNS] for row in rows]
+    columns = [head for _, head, _, _ in COLUMNS]
+    align = ["l" if width < 0 else "r" for _, _, width, _ in COLUMNS]
+    title = f"Generative models on the embedded digits, judged by a LeNet-5 (log p(x): k = {k})"
+    write_result("generative_quality", [Table("digits", title, columns, cells, align, model_column=0)],
+                 argv=[a for a in sys.argv[1:] if a != "--reuse-judge"])
 
 
 if __name__ == "__main__":

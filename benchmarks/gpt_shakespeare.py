@@ -28,8 +28,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-
 from lightning.pytorch import Callback, LightningModule, Trainer  # noqa: E402
+from record import Table, write_result  # noqa: E402  (benchmarks/record.py, beside this script)
 
 # ../shared/data beside the checkout (or beside the folder of worktrees holding it)
 _CANDIDATES = [base / "shared/data/tinyshakespeare.txt" for base in (ROOT.parent, ROOT.parent.parent)]
@@ -80,6 +80,7 @@ def main() -> None:
     parser.add_argument("--max-steps", type=int, default=None, help="override the recipe's max_steps")
     parser.add_argument("--out", default=None, help="run directory (default: a temporary one)")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's)")
+    parser.add_argument("--no-record", action="store_true", help="leave benchmarks/results/ alone")
     args = parser.parse_args()
     if args.threads:
         import torch
@@ -117,6 +118,17 @@ def main() -> None:
     print("references:")
     for name, value in REFERENCES.items():
         print(f"  {name}: {value}")
+    if not (args.max_steps or args.no_record):  # one table per recipe: a GPU run keeps the CPU table
+        rows = [[f"{step:,}", f"{train_s:,.0f} s (wall {wall_s:,.0f} s)",
+                 f"{loss:.3f}" + (" (best, kept and exported)" if (step, loss) == (best[0], best[3]) else "")]
+                for step, train_s, wall_s, loss in clock.rows]  # fmt: skip
+        key = "gpu" if args.gpu else "cpu"
+        title = f"{Path(recipe).name} on tiny Shakespeare, character level: validation loss by step"
+        import zoo
+
+        models = [n for n in zoo.list_models() if zoo.get_card(n).config == recipe]  # the recipe's presets
+        table = Table(key, title, ["step", "training time", "val loss (nats/char)"], rows, models=models)
+        write_result("gpt_shakespeare", [table], keep_other_tables=True)
     model = cli.model.eval()
     print("\nsample (temperature 0.8, top-k 40) from the last weights:\n" + model.generate_text("ROMEO:", 200, 0.8, 40))
 

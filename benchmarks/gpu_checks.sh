@@ -14,3 +14,8 @@ nvidia-smi --query-gpu=name,memory.total --format=csv | tee "$out/gpu.txt"
 python benchmarks/vision_throughput.py --device cuda 2>&1 | tee "$out/throughput.txt"
 python benchmarks/attention.py --device cuda 2>&1 | tee "$out/attention.txt"
 python benchmarks/gpt_shakespeare.py --gpu --out /tmp/gpt_shakespeare 2>&1 | tee "$out/gpt_shakespeare.txt"
+# each script also wrote its figures to benchmarks/results/*.json (a cuda table beside the CPU one):
+# bring them back with the logs, to commit them and let the documentation show them
+mkdir -p "$out/results"
+cp benchmarks/results/vision_throughput.json benchmarks/results/attention.json \
+   benchmarks/results/gpt_shakespeare.json "$out/results/"

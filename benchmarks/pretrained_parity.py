@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from record import Table, write_result  # noqa: E402  (benchmarks/record.py, beside this script)
 
 TORCHVISION = {  # zoo preset → (torchvision builder, input side)
     "alexnet": ("alexnet", 224), "vgg11": ("vgg11", 224), "vgg11_bn": ("vgg11_bn", 224),
@@ -78,7 +79,7 @@ def bert_row() -> tuple[str, float, float]:
 def minilm_row() -> tuple[str, float, float]:
     import transformers
 
-    from datamodules.tokenizers import resolve_pretrained
+    from preprocessing.tokenizers import resolve_pretrained
     from zoo.text.bert import from_hf_folder
     from zoo.text.hf import MINILM
 
@@ -136,18 +137,25 @@ def t5_row() -> tuple[str, float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default="", help="run the rows whose name contains this")
+    parser.add_argument("--no-record", action="store_true", help="leave benchmarks/results/ alone")
     args = parser.parse_args()
     torch.set_grad_enabled(False)
     rows: list[Callable[[], tuple[str, float, float]]] = [
         *(lambda n=n: torchvision_row(n) for n in TORCHVISION), bert_row, minilm_row, gpt2_row, t5_row,
     ]  # fmt: skip
     print(f"{'converter':<66} {'max |Δ output|':>15} {'convert+load':>13}")
+    measured: list[list[str]] = []
     for row in rows:
         name = row.__defaults__[0] if row.__defaults__ else row.__name__
         if args.only and args.only not in name:
             continue
         label, diff, seconds = row()
         print(f"{label:<66} {diff:>15.2e} {seconds:>11.2f} s", flush=True)
+        measured.append([label, "0" if diff == 0 else f"{diff:.1e}", f"{seconds:.2f} s"])
+    if not (args.only or args.no_record):  # a partial run leaves the committed result alone
+        title = "Converter parity: max abs difference of the outputs, float32, eval mode"
+        columns = ["converter", "max abs difference of the outputs", "convert + load"]
+        write_result("pretrained_parity", [Table("parity", title, columns, measured)])
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from record import Table, write_result  # noqa: E402  (benchmarks/record.py, beside this script)
 
 # model → its recipe; every recipe trains on "languages" and is pointed at "topics" by --data.dataset.
 RECIPES = {
@@ -133,6 +134,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--root", default="runs/benchmarks/text_classification", help="where runs are written")
     parser.add_argument("--out", default=None, help="also write the results as JSON")
+    parser.add_argument("--no-record", action="store_true", help="leave benchmarks/results/ alone")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     results: dict[str, list[dict[str, Any]]] = {}
@@ -150,6 +152,20 @@ def main() -> None:
         print("\n" + table(dataset, rows) + "\n", flush=True)
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=2))
+    if not args.no_record and args.models == list(RECIPES):  # each dataset's table is replaced by its run
+        write_result("text_classification", [record(d, rows) for d, rows in results.items()], keep_other_tables=True)
+
+
+def record(dataset: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """One dataset's rows for ``results/text_classification.json`` (the columns of :func:`table`)."""
+    reference = rows[0]["acc"]
+    cells = [
+        [r["model"], f"{r['params']:,}", r["epochs"] if r["epochs"] is not None else "-", f"{r['acc']:.3f}",
+         f"{r['f1']:.3f}", f"{r['acc'] - reference:+.3f}", f"{r['seconds']:.0f}"]
+        for r in rows
+    ]  # fmt: skip
+    columns = ["model", "params", "epochs", "test acc", "macro F1", "acc − reference", "wall time (s)"]
+    return Table(dataset, f"{dataset}: test accuracy, best validation checkpoint", columns, cells, model_column=0)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from record import Table, write_result  # noqa: E402  (benchmarks/record.py, beside this script)
 
 
 def ngram_perplexities() -> dict[str, float]:
@@ -87,6 +88,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=None, help="override the recipes' max_epochs")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--root", default="runs/benchmarks/text_generation")
+    parser.add_argument("--no-record", action="store_true", help="leave benchmarks/results/ alone")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     root = Path(args.root)
@@ -108,6 +110,19 @@ def main() -> None:
     print("| model | exact match | BLEU-4 | wall time (s) |\n|---|---:|---:|---:|")
     print(f"| copy the source | {copy['exact']:.3f} | {copy['bleu']:.3f} | - |")
     print(f"| seq2seq_bahdanau | {s2s['test/exact_match']:.3f} | {s2s['test/bleu']:.3f} | {s2s_seconds:.0f} |")
+    if args.epochs is None and not args.no_record:
+        minutes = [[*row[:2], "-" if row[2] == "-" else f"{float(row[2]) / 60:.0f} min"] for row in rows]
+        decodes = [
+            ["copy the source", f"{copy['exact']:.3f}", f"{copy['bleu']:.3f}", "-"],
+            ["seq2seq_bahdanau", f"{s2s['test/exact_match']:.3f}", f"{s2s['test/bleu']:.3f}",
+             f"{s2s_seconds / 60:.0f} min"],
+        ]
+        write_result("text_generation", [
+            Table("python_docs", "lstm_lm_python_docs.yaml: test perplexity per character (lower is better)",
+                  ["model", "test perplexity", "wall time"], minutes, model_column=0),
+            Table("reverse", "seq2seq_bahdanau_reverse.yaml: greedy decodes of 500 unseen test strings",
+                  ["model", "exact match", "BLEU-4", "wall time"], decodes, model_column=0),
+        ])  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from record import Table, merged_rows, write_result  # noqa: E402  (benchmarks/record.py, beside this script)
 
 # family → its smallest preset's recipe
 FAMILIES = {
@@ -59,10 +60,11 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", help="families whose name contains one of these words")
     parser.add_argument("--epochs", type=int, help="override every recipe's max_epochs (quick looks)")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--no-record", action="store_true", help="leave benchmarks/results/ alone")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     chosen = {f: r for f, r in FAMILIES.items() if not args.only or any(w.lower() in f.lower() for w in args.only)}
-    rows = []
+    rows, measured = [], []
     print(f"{'family':<20} {'recipe':<24} {'params':>9} {'epochs':>6} {'test acc':>8} {'bar':>5} {'wall s':>7}")
     with tempfile.TemporaryDirectory() as tmp:
         for family, recipe in chosen.items():
@@ -70,9 +72,17 @@ def main() -> None:
             rows.append((family, acc))
             ok = "ok" if acc >= BAR else "LOW"
             print(f"{family:<20} {recipe:<24} {params:>9,} {epochs:>6} {acc:>8.4f} {ok:>5} {wall:>7.1f}", flush=True)
+            measured.append([family, f"`{recipe}`", f"{params:,}", epochs, f"{acc:.4f}", "yes" if acc >= BAR else "no",
+                             f"{wall:.0f}"])
     low = [f for f, a in rows if a < BAR]
     summary = f"{len(rows) - len(low)}/{len(rows)} families at test accuracy >= {BAR}"
     print(f"\n{summary}" + (f"; below: {low}" if low else ""))
+    if not (args.epochs or args.no_record):  # --only updates its families' rows; --epochs is a quick look
+        columns = ["family", "recipe", "parameters", "epochs", "test accuracy", f"≥ {BAR}", "wall s"]
+        title = "Each family's smallest preset on the embedded digits, test accuracy of the best checkpoint"
+        table = Table("digits", title, columns, merged_rows("vision_learning", "digits", measured, 0),
+                      ["l", "l", "r", "r", "r", "c", "r"], model_column=1)
+        write_result("vision_learning", [table], kept_rows=True)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from record import Table, merged_rows, write_result  # noqa: E402  (benchmarks/record.py, beside this script)
 
 
 def zoo_resnet18() -> nn.Module:
@@ -73,6 +74,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=None, help="untimed steps per round (default: 10 GPU, 1 CPU)")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--no-record", action="store_true", help="leave benchmarks/results/ alone")
     args = parser.parse_args()
     gpu = args.device.startswith("cuda")
     batch = args.batch_size or (256 if gpu else 32)
@@ -104,6 +106,15 @@ def main() -> None:
     ours, reference = medians.values()
     ratio = ours / reference
     print(f"  ratio zoo / torchvision: {ratio:.3f}  ({'ok' if ratio >= 0.95 else 'BELOW'} the 0.95 bar)")
+    if not args.no_record:  # one row per setting: a GPU run joins the CPU row
+        where = torch.cuda.get_device_name(device) if gpu else f"CPU ({args.threads} threads)"
+        row = [f"{where}, {setting.split(', ', 1)[1]}, median of {args.rounds} rounds",
+               f"{ours:.1f} images/s", f"{reference:.1f} images/s", f"{ratio:.3f}"]
+        columns = ["setting", "zoo ResNet-18", "torchvision resnet18", "ratio"]
+        title = "Training throughput, zoo ResNet-18 (CIFAR stem) vs torchvision resnet18"
+        rows = merged_rows("vision_throughput", "throughput", [row], 0)
+        table = Table("throughput", title, columns, rows, models=["resnet18_cifar"])
+        write_result("vision_throughput", [table], kept_rows=True)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ import torch
 from lightning.pytorch import Trainer, seed_everything
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from record import Table, write_result  # noqa: E402  (benchmarks/record.py, beside this script)
 
 from datamodules import ImageDataModule
 from zoo.vision.transfer import PretrainedClassifier
@@ -64,6 +65,7 @@ def main() -> None:
     parser.add_argument("--lrs", type=float, nargs="+", default=[1e-3, 3e-3, 1e-2],
                         help="learning rates tried for each strategy (the head's, and scratch training's)")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--no-record", action="store_true", help="leave benchmarks/results/ alone")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     common = {"backbone": "resnet18", "crop_size": 32}
@@ -116,6 +118,13 @@ def main() -> None:
         for name in runs:
             cells = "".join(f"{f'{best[name, n][1]:.4f} ({best[name, n][2]:.0e})':>18}" for n in args.shots)
             print(f"{name:<32}{cells}")
+        if not args.no_record:
+            title = (f"Transfer strategies, digits 0-4 pretraining to digits 5-9, {args.epochs} epochs, test accuracy "
+                     "(lr with the best validation accuracy)")
+            columns = ["strategy (digits 5-9)", *(f"{n} images per class" for n in args.shots)]
+            rows = [[name, *(f"{best[name, n][1]:.4f} (lr {best[name, n][2]:.0e})" for n in args.shots)]
+                    for name in runs]
+            write_result("vision_transfer", [Table("transfer", title, columns, rows, models=["transfer_resnet50"])])
 
 if __name__ == "__main__":
     main()

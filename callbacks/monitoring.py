@@ -10,7 +10,7 @@ import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.utilities import rank_zero_info
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 
 __all__ = ["GradientMonitor", "NonFiniteLossError", "NonFiniteGuard", "GradScalerMonitor"]
 

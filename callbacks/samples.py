@@ -22,7 +22,7 @@ from torch import Tensor
 from torchvision.utils import make_grid, save_image
 
 from callbacks.predictions import gather_to_rank_zero
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 from zoo.tasks.base import batch_inputs
 
 __all__ = ["ImagePredictionWriter", "SampleGrids", "run_directory"]

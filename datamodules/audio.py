@@ -31,27 +31,27 @@ from typing import Any, Literal
 import numpy as np
 import torch
 from torch import Tensor
+from torch.utils.data import Dataset
 
-from datamodules.audio_io import (
+from datamodules.audio_synthetic import DTMF_CLASSES, DTMF_RATE, dtmf_clips
+from datamodules.base import ZooDataModule
+from datamodules.files import FileKind, decode_all, list_files, read_folder, read_table, report_skipped, warn_or_raise
+from preprocessing.audio import (
     AUDIO_EXTENSIONS,
-    AUDIO_FILES,
-    AudioClips,
     audio_info,
     crop_or_pad,
     decode_audio,
     pack,
     resample_rows,
+    stored_length,
 )
-from datamodules.audio_synthetic import DTMF_CLASSES, DTMF_RATE, dtmf_clips
-from datamodules.base import ZooDataModule
-from datamodules.errors import UserError
-from datamodules.files import decode_all, list_files, read_folder, read_table, report_skipped, warn_or_raise
+from preprocessing.errors import UserError
 
 __all__ = ["AUDIO_EXTENSIONS", "AudioDataModule", "crop_or_pad", "decode_audio"]
 
 AudioDatasetName = Literal["dtmf"]
+AUDIO_FILES = FileKind("audio", "audio files", AUDIO_EXTENSIONS, "<clip>.wav", "path", "an audio manifest")
 _IN_MEMORY_BYTES = 2 * 1024**3  # decoded sets up to this size live in one tensor
-_MAX_STORED = 4  # clips are kept up to this many times num_samples (room for random crops)
 _STAT_CLIPS = 2048  # training clips a streamed set shows the model's frontend to fit its statistics
 
 
@@ -68,9 +68,20 @@ def _resampled_length(frames: int, native: int, rate: int) -> int:
     return -(-frames * rate // native)
 
 
-def _stored_length(longest: int, n: int) -> int:
-    """Samples kept per clip: the longest clip, at least the window ``n``, at most ``_MAX_STORED`` windows."""
-    return max(n, min(longest, _MAX_STORED * n))
+class AudioClips(Dataset):
+    """Audio files decoded on access (sets too large for memory): ``(wave (store,), length, label)``."""
+
+    def __init__(self, files: list[str], labels: list[int] | None, sample_rate: int, store: int) -> None:
+        self.files, self.labels, self.sample_rate, self.store = files, labels, sample_rate, store
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, i: int) -> tuple[Tensor, ...]:
+        waves, lengths = pack([decode_audio(self.files[i], self.sample_rate)], self.store)
+        padded, length = waves[0], lengths[0]
+        return (padded, length) if self.labels is None else (padded, length, torch.tensor(self.labels[i]))
+
 
 
 # -- the datamodule ------------------------------------------------------------------------------------
@@ -220,7 +231,7 @@ class AudioDataModule(ZooDataModule):
         if unknown:
             raise UserError(f"{self.source}: {name} split has label(s) {unknown} absent from training ({classes})")
         files, labels = [f for f, _ in part], [classes.index(c) for _, c in part]
-        store = _stored_length(max(_resampled_length(*headers[f], rate) for f in files), n)
+        store = stored_length(max(_resampled_length(*headers[f], rate) for f in files), n)
         if self.in_memory or (self.in_memory is None and len(files) * store * 4 <= _IN_MEMORY_BYTES):
             waves, keep = self._decode_all(files, rate)
             packed, lengths = pack(waves, store)
@@ -268,7 +279,7 @@ class AudioDataModule(ZooDataModule):
         rate, n = int(self._card["sample_rate"]), int(self._card["num_samples"])
         waves, keep = self._decode_all([str(f) for f in files], rate)
         self._predict_files = [str(files[i]) for i in keep]
-        self.splits["predict"] = pack(waves, _stored_length(max(len(w) for w in waves), n))
+        self.splits["predict"] = pack(waves, stored_length(max(len(w) for w in waves), n))
         return self._loader("predict")
 
     def predict_ids(self) -> list[str]:

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 
 __all__ = ["DTMF_CLASSES", "DTMF_HIGH", "DTMF_LOW", "DTMF_RATE", "DTMF_SECONDS", "dtmf_clips", "dtmf_frequencies"]
 

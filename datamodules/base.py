@@ -23,7 +23,7 @@ from lightning.pytorch import LightningDataModule
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, TypeVar
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 
 __all__ = ["FileKind", "decode_all", "list_files", "read_folder", "read_table", "report_skipped", "warn_or_raise"]
 
@@ -67,7 +67,7 @@ def read_table(table: Path, kind: FileKind) -> Labelled:
 
     Relative paths are relative to the table.
     """
-    from datamodules.tabular import read_table as read_frame
+    from preprocessing.tables import read_table as read_frame
 
     frame = read_frame(table, option=None)  # no encoding setting: a manifest of file names is UTF-8
     for column in (kind.file_column, "label"):

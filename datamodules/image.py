@@ -30,16 +30,24 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import Dataset
 
 from datamodules.augment import PRESETS, AugmentPreset
 from datamodules.base import ZooDataModule
-from datamodules.errors import UserError
 from datamodules.files import FileKind, decode_all, list_files, read_folder, read_table, warn_or_raise
+from preprocessing.errors import UserError
+from preprocessing.image import (
+    INTERPOLATIONS,
+    Geometry,
+    Interpolation,
+    card_geometry,
+    convert_images,
+    decode_image,
+    normalize_images,
+)
 
-__all__ = ["IMAGE_EXTENSIONS", "ImageDataModule", "decode_image", "fit_image", "normalize_images", "to_channels"]
+__all__ = ["IMAGE_EXTENSIONS", "ImageDataModule"]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 IMAGE_FILES = FileKind("image", "images", IMAGE_EXTENSIONS, "<image>.png", "image", "an image CSV")
@@ -51,84 +59,17 @@ _STAT_SAMPLES = 512  # images decoded to estimate normalisation statistics of a 
 _ON_DEVICE_FRACTION = 0.25  # an in-memory set moves to the GPU when it takes at most this share of its memory
 
 
-def decode_image(path: str | Path, channels: int, size: int, resize: int | None = None) -> Tensor:
-    """One image file → ``uint8 (channels, size, size)``: shorter side to ``resize`` (default ``size``), centre crop."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as img:
-            return fit_image(img, channels, size, resize)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-        raise UserError(f"{path}: cannot decode image ({err})") from None
-
-
-def fit_image(img: Any, channels: int, size: int, resize: int | None = None) -> Tensor:
-    """A PIL image → ``uint8 (channels, size, size)``, as :func:`decode_image` makes of a file."""
-    from PIL import Image
-
-    short = max(resize or size, size)
-    img = img.convert("L" if channels == 1 else "RGB")
-    w, h = img.size
-    scale = short / min(w, h)
-    img = img.resize((max(short, round(w * scale)), max(short, round(h * scale))), Image.Resampling.BILINEAR)
-    left, top = (img.size[0] - size) // 2, (img.size[1] - size) // 2
-    img = img.crop((left, top, left + size, top + size))
-    array = np.asarray(img, dtype=np.uint8)
-    return torch.from_numpy(array.copy()).view(size, size, -1).permute(2, 0, 1).contiguous()
-
-
-def normalize_images(images: Tensor, mean: list[float], std: list[float]) -> Tensor:
-    """``(N, C, H, W)`` images, ``uint8`` or floats in [0, 1], standardised per channel with the card's statistics."""
-    x = images if images.is_floating_point() else images.float().div_(255)
-    return (x - x.new_tensor(mean).view(1, -1, 1, 1)) / x.new_tensor(std).view(1, -1, 1, 1)
-
-
-def to_channels(images: Tensor, channels: int) -> Tensor:
-    """``(N, C, H, W)`` images to ``channels``: grey repeated to RGB, RGB to its luminance.
-
-    The luminance of integer images is rounded to their dtype; float images stay float.
-    """
-    if images.shape[1] == channels:
-        return images
-    if channels == 3:
-        return images.expand(-1, 3, -1, -1)
-    weights = torch.tensor([0.299, 0.587, 0.114], device=images.device).view(1, 3, 1, 1)
-    grey = (images.float() * weights).sum(1, keepdim=True)
-    return grey if images.is_floating_point() else grey.round().to(images.dtype)
-
-
-def _convert(images: Tensor, channels: int, size: int, resize: int | None = None) -> Tensor:
-    """A ``uint8 (N, C, H, W)`` tensor to ``channels`` and ``size`` (done once, before training).
-
-    Square images are resized to ``resize`` (default ``size``) and centre-cropped to ``size``.
-    """
-    images = to_channels(images, channels)
-    short = max(resize or size, size)
-    if images.shape[-2:] != (short, short):
-        out = []
-        for chunk in images.split(4096):  # bounded memory for large sets
-            resized = F.interpolate(chunk.float(), size=(short, short), mode="bilinear", antialias=True)
-            out.append(resized.round().clamp(0, 255).to(torch.uint8))
-        images = torch.cat(out)
-    if short != size:
-        top = (short - size) // 2
-        images = images[..., top : top + size, top : top + size]
-    return images.contiguous()
-
-
 class _Files(Dataset):
     """Image files decoded on access (for sets too large for memory), with loader workers."""
 
-    def __init__(
-        self, files: list[str], labels: list[int] | None, channels: int, size: int, resize: int | None = None
-    ) -> None:
-        self.files, self.labels, self.channels, self.size, self.resize = files, labels, channels, size, resize
+    def __init__(self, files: list[str], labels: list[int] | None, geometry: Geometry) -> None:
+        self.files, self.labels, self.geometry = files, labels, geometry
 
     def __len__(self) -> int:
         return len(self.files)
 
     def __getitem__(self, i: int) -> tuple[Tensor, ...]:
-        image = decode_image(self.files[i], self.channels, self.size, self.resize)
+        image = decode_image(self.files[i], *self.geometry)
         return (image,) if self.labels is None else (image, torch.tensor(self.labels[i]))
 
 
@@ -173,9 +114,12 @@ class ImageDataModule(ZooDataModule):
         dataset: ``digits`` (embedded) or a torchvision dataset read from ``root``.
         root: where torchvision datasets live.
         download: let torchvision download ``dataset`` into ``root`` (needs a network).
-        image_size: side in pixels the images are resized to; by default the model's (its pretrained
-            weights' crop, or its ``image_size``), else the data's own (8 for digits, 28 for MNIST,
-            32 for CIFAR, the first image's for folders).
+        image_size: side in pixels the images are centre-cropped to; by default the model's (its
+            pretrained weights' crop, or its ``image_size``), else the data's own (8 for digits, 28 for
+            MNIST, 32 for CIFAR, the first image's for folders).
+        resize_size: the shorter side is resized to this before the centre crop; by default the
+            model's pretrained weights' (e.g. 232 for a 224 crop), else ``image_size``.
+        interpolation: ``bilinear`` or ``bicubic`` resizing; by default the weights', else bilinear.
         in_channels: 1 (grayscale) or 3 (RGB); by default the model's, else the data's own.
         augment: per-image training augmentation preset (see :mod:`datamodules.augment`).
         normalize: ``auto`` (the model's declared ``preprocessing`` statistics, e.g. its pretrained
@@ -197,6 +141,8 @@ class ImageDataModule(ZooDataModule):
         root: str = "data",
         download: bool = False,
         image_size: int | None = None,
+        resize_size: int | None = None,
+        interpolation: Interpolation | None = None,
         in_channels: int | None = None,
         augment: AugmentPreset = "light",
         normalize: Normalize = "auto",
@@ -218,7 +164,13 @@ class ImageDataModule(ZooDataModule):
         if in_channels not in (None, 1, 3):
             raise UserError(f"in_channels must be 1 or 3, got {in_channels}")
         self.path, self.dataset, self.root, self.download = path, dataset, root, download
-        self.image_size, self.in_channels = image_size, in_channels
+        if interpolation not in (None, *INTERPOLATIONS):
+            raise UserError(f"interpolation={interpolation!r} is not one of {', '.join(INTERPOLATIONS)}")
+        if resize_size is not None and image_size is not None and resize_size < image_size:
+            raise UserError(f"resize_size={resize_size} is smaller than image_size={image_size}: the crop needs "
+                            "at least image_size pixels (set resize_size >= image_size)")  # fmt: skip
+        self.image_size, self.resize_size, self.interpolation = image_size, resize_size, interpolation
+        self.in_channels = in_channels
         self.augment, self.normalize, self.in_memory, self.on_device = augment, normalize, in_memory, on_device
         self.on_bad_file, self.predict_path = on_bad_file, predict_path
         self._raw: tuple[list[str], dict[str, Any]] | None = None
@@ -274,9 +226,9 @@ class ImageDataModule(ZooDataModule):
 
     # -- building the splits ---------------------------------------------------------------------
     def _materialise(self, part: Any, classes: list[str], name: str) -> Any:
-        channels, size, resize = self._geometry
+        channels, size, _, _ = self._geometry
         if isinstance(part, tuple):
-            return (_convert(part[0], channels, size, resize), part[1])
+            return (convert_images(part[0], *self._geometry), part[1])
         files = [f for f, _ in part]
         labels = [classes.index(c) if c in classes else -1 for _, c in part]
         unknown = sorted({c for (_, c), i in zip(part, labels) if i < 0})
@@ -286,16 +238,14 @@ class ImageDataModule(ZooDataModule):
             return (torch.empty(0, channels, size, size, dtype=torch.uint8), torch.empty(0, dtype=torch.long))
         fits = len(files) * channels * size * size <= _IN_MEMORY_BYTES
         if self.in_memory or (self.in_memory is None and fits):
-            images, keep = self._decode_all(files, (channels, size, resize))
+            images, keep = self._decode_all(files, self._geometry)
             return (images, torch.tensor(labels, dtype=torch.long)[keep])
-        return _Files(files, labels, channels, size, resize)
+        return _Files(files, labels, self._geometry)
 
-    def _decode_all(self, files: list[str], geometry: tuple[int, int, int]) -> tuple[Tensor, list[int]]:
-        """Decode ``files`` at ``geometry`` ``(channels, size, resize)`` → (images, indices of the decoded files)."""
-        channels, size, resize = geometry
-        images, keep = decode_all(
-            files, lambda f: decode_image(f, channels, size, resize), self.on_bad_file, self.source, IMAGE_FILES
-        )
+    def _decode_all(self, files: list[str], geometry: Geometry) -> tuple[Tensor, list[int]]:
+        """Decode ``files`` at ``geometry`` → (images, indices of the decoded files)."""
+        decode = lambda f: decode_image(f, *geometry)  # noqa: E731
+        images, keep = decode_all(files, decode, self.on_bad_file, self.source, IMAGE_FILES)
         return torch.stack(images), keep
 
     def _model(self) -> Any:
@@ -337,11 +287,12 @@ class ImageDataModule(ZooDataModule):
         model, prep = self._model(), self._model_preprocessing()
         channels = self.in_channels or getattr(model, "in_channels", None) or native_channels
         if self.image_size is None and prep is not None:  # as the model's weights were trained
-            size, resize = int(prep["crop_size"]), int(prep["resize_size"])
+            size, resize = int(prep["crop_size"]), int(self.resize_size or prep["resize_size"])
         else:
             size = self.image_size or getattr(model, "image_size", None) or native_size
-            resize = size
-        self._geometry = (channels, size, resize)
+            resize = self.resize_size or size
+        interpolation = self.interpolation or (prep or {}).get("interpolation") or "bilinear"
+        self._geometry = (channels, size, max(resize, size), interpolation)
         if "train" in self.splits:
             return
         split = self._split_parts(parts)
@@ -354,7 +305,8 @@ class ImageDataModule(ZooDataModule):
             "classes": classes,
             "in_channels": channels,
             "image_size": size,
-            "resize_size": resize,
+            "resize_size": self._geometry[2],
+            "interpolation": interpolation,
             "mean": mean,
             "std": std,
         }
@@ -388,8 +340,7 @@ class ImageDataModule(ZooDataModule):
         if not files:
             raise UserError(f"{path}: no image file or folder of images to predict")
         card = self._card
-        geometry = (card["in_channels"], card["image_size"], card.get("resize_size", card["image_size"]))
-        images, keep = self._decode_all([str(f) for f in files], geometry)
+        images, keep = self._decode_all([str(f) for f in files], card_geometry(card))
         self._predict_files = [str(files[i]) for i in keep]
         self.splits["predict"] = (images,)
         return self._loader("predict")

@@ -9,7 +9,6 @@ the data card, so ``predict`` on a new file applies exactly the training preproc
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -17,49 +16,19 @@ import torch
 from torch import Tensor
 
 from datamodules.base import ZooDataModule, natural_key, split_indices
-from datamodules.delimited import read_delimited
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
+from preprocessing.tables import encode_features, read_table
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["TabularDataModule", "read_table"]
+__all__ = ["TabularDataModule"]
 
 EmbeddedTable = Literal["breast_cancer", "wine", "iris", "diabetes"]
 TabularTask = Literal["auto", "binary", "multiclass", "multilabel", "regression"]
 Scaler = Literal["zscore", "minmax", "robust", "none"]
 
 _MAX_CLASSES_FOR_NUMBERS = 20  # an integer target with more distinct values is taken as regression
-
-
-def read_table(path: str | Path, encoding: str = "utf-8", option: str | None = "--data.encoding") -> pd.DataFrame:
-    """Read a CSV, TSV or Parquet file; every failure names the file and what is wrong.
-
-    A CSV / TSV is decoded with ``encoding`` and its rows checked against the header (see
-    :mod:`datamodules.delimited`); ``option`` is the setting that changes the encoding, for the message.
-    """
-    import pandas as pd
-
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"table not found: {path} (check --data.path)")
-    suffix = path.suffix.lower()
-    try:
-        if suffix in (".parquet", ".pq"):
-            frame = pd.read_parquet(path)
-        elif suffix in (".csv", ".tsv", ".txt"):
-            frame = read_delimited(path, "\t" if suffix == ".tsv" else ",", encoding, option)
-        else:
-            raise UserError(f"{path}: unsupported table format {suffix!r} (use .csv, .tsv or .parquet)")
-    except ImportError as err:
-        raise ImportError(f"{path}: reading Parquet needs pyarrow (pip install 'zoo[parquet]'): {err}") from err
-    except pd.errors.EmptyDataError:
-        raise UserError(f"{path}: the file is empty") from None
-    except pd.errors.ParserError as err:
-        raise UserError(f"{path}: not a well-formed table ({err})") from None
-    if frame.empty:
-        raise UserError(f"{path}: the table has a header but no rows")
-    return frame
 
 
 def _embedded(name: str) -> tuple[pd.DataFrame, list[str], list[str] | None]:
@@ -296,36 +265,3 @@ class TabularDataModule(ZooDataModule):
 def num_encoded_features(card: dict[str, Any]) -> int:
     return len(card["numeric"]) + sum(len(c) for c in card["categories"].values())
 
-
-def encode_features(frame: pd.DataFrame, card: dict[str, Any], source: str) -> Tensor:
-    """Rows → ``(N, num_features)`` float32 with the card's fitted preprocessing."""
-    needed = card["numeric"] + list(card["categories"])
-    missing = [c for c in needed if c not in frame.columns]
-    if missing:
-        columns = list(frame.columns)
-        raise UserError(f"{source}: column(s) {missing} used in training are missing; columns are {columns}")
-    blocks = []
-    if card["numeric"]:
-        import pandas as pd
-
-        numbers = frame[card["numeric"]].apply(pd.to_numeric, errors="coerce")
-        bad = [c for c in card["numeric"] if (numbers[c].isna() & frame[c].notna()).any()]
-        if bad:
-            row = int(np.flatnonzero((numbers[bad[0]].isna() & frame[bad[0]].notna()).to_numpy())[0])
-            raise UserError(
-                f"{source}: numeric column(s) {bad} hold values that are not numbers, e.g. "
-                f"{frame[bad[0]].iloc[row]!r} at data row {row + 1}"
-            )
-        values = numbers.to_numpy(dtype=np.float64)
-        fill = np.asarray(card["fill"])
-        values = np.where(np.isnan(values), fill, values)
-        scaler = card["scaler"]
-        blocks.append((values - np.asarray(scaler["loc"])) / np.asarray(scaler["scale"]))
-    for column, categories in card["categories"].items():
-        import pandas as pd
-
-        # code -1 (all zeros) for missing values and categories never seen in training
-        values = frame[column].where(frame[column].isna(), frame[column].astype(str))
-        codes = pd.Categorical(values, categories=categories).codes
-        blocks.append(np.eye(len(categories) + 1)[codes][:, : len(categories)])
-    return torch.as_tensor(np.concatenate(blocks, axis=1), dtype=torch.float32)

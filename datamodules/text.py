@@ -1,6 +1,6 @@
 """Text: classification, language modelling and sequence-to-sequence pairs, tokenized on the training split.
 
-Three DataModules, one tokenizer vocabulary (:mod:`datamodules.tokenizers`: ``char``, ``word``,
+Three DataModules, one tokenizer vocabulary (:mod:`preprocessing.tokenizers`: ``char``, ``word``,
 ``bpe`` or a pretrained one), fitted on the training split only and kept in the data card
 (``card["tokenizer"]``), so that a checkpoint turns new text into ids, and ids back into text,
 without the training data.
@@ -29,12 +29,13 @@ from torch import Tensor
 
 from datamodules import text_sources as sources
 from datamodules.base import natural_key
-from datamodules.errors import UserError
-from datamodules.text_base import MAX_AUTO_SEQ_LEN, TextDataModule, pad_rows
+from datamodules.text_base import TextDataModule
 from datamodules.text_lm import LanguageModelDataModule
 from datamodules.text_loaders import mask_tokens
 from datamodules.text_seq2seq import Seq2SeqDataModule
-from datamodules.tokenizers import Tokenizer
+from preprocessing.errors import UserError
+from preprocessing.text import encode_for_card, encode_texts, pad_rows, special_ids
+from preprocessing.tokenizers import Tokenizer
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -43,8 +44,6 @@ __all__ = [
     "LanguageModelDataModule",
     "Seq2SeqDataModule",
     "TextClassificationDataModule",
-    "encode_for_card",
-    "encode_texts",
     "mask_tokens",
 ]
 
@@ -57,24 +56,6 @@ def _embedded_classification(name: str) -> pd.DataFrame | None:
         return None
     texts, labels = loaders[name]()
     return pd.DataFrame({"text": texts, "label": labels})
-
-
-def encode_texts(texts: list[str], tok: Tokenizer, max_seq_len: int | None = None) -> list[list[int]]:
-    """``[CLS] tokens [SEP]`` (when the tokenizer has them), cut to ``max_seq_len`` keeping ``[SEP]``."""
-    cls, sep = tok.cls_token_id, tok.sep_token_id
-    head, tail = ([cls] if cls is not None else []), ([sep] if sep is not None else [])
-    limit = (max_seq_len or MAX_AUTO_SEQ_LEN) - len(head) - len(tail)
-    return [head + ids[:limit] + tail for ids in tok.encode_batch(texts)]
-
-
-def encode_for_card(texts: list[str], card: dict[str, Any], tok: Tokenizer | None = None) -> Tensor:
-    """New texts → ``(N, max_seq_len)`` padded ids, exactly as :class:`TextClassificationDataModule` predicts them."""
-    from datamodules.tokenizers import tokenizer_from_card
-
-    tok = tok or tokenizer_from_card(card)
-    specials = card["specials"]
-    rows = encode_texts(texts, tok, card["max_seq_len"])
-    return pad_rows(rows, card["max_seq_len"], specials["pad"], specials["sep"])
 
 
 class TextClassificationDataModule(TextDataModule):
@@ -213,7 +194,7 @@ class TextClassificationDataModule(TextDataModule):
         texts = {name: [str(t) for t in frame[self.text_column].tolist()] for name, frame in split.items()}
         self.split_texts = texts
         tok = self._fit_tokenizer(texts["train"])
-        specials = self._special_ids(tok)
+        specials = special_ids(tok)
         encoded = {name: self._encode(rows, tok) for name, rows in texts.items()}
         length = self._auto_length([len(r) for r in encoded["train"]])
         self._card = {

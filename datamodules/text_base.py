@@ -2,32 +2,19 @@
 
 from __future__ import annotations
 
-from itertools import chain
 from typing import Any
 
-import torch
 from torch import Tensor
 
 from datamodules.base import ZooDataModule, split_indices
-from datamodules.errors import UserError
 from datamodules.text_loaders import TokenLoader
-from datamodules.tokenizers import Tokenizer, build_tokenizer, tokenizer_from_card
+from preprocessing.errors import UserError
+from preprocessing.text import MAX_AUTO_SEQ_LEN
+from preprocessing.tokenizers import Tokenizer, build_tokenizer, tokenizer_from_card
 
-__all__ = ["MASK_MARKER", "MAX_AUTO_SEQ_LEN", "TextDataModule", "pad_rows"]
+__all__ = ["MASK_MARKER", "TextDataModule"]
 
-MAX_AUTO_SEQ_LEN = 512  # max_seq_len=None: the longest training sequence, at most this
 MASK_MARKER = "[MASK]"  # in masked-LM predict inputs: the positions to fill
-
-
-def pad_rows(rows: list[list[int]], length: int, pad: int, end: int | None = None) -> Tensor:
-    """``(N, length)`` right-padded ids; a longer row is cut, keeping its last token ``end`` ([SEP], [EOS]) if given."""
-    cut = [r if len(r) <= length else ([*r[: length - 1], end] if end is not None else r[:length]) for r in rows]
-    lengths = torch.tensor([len(r) for r in cut], dtype=torch.long)
-    out = torch.full((len(cut), length), pad, dtype=torch.long)
-    # one scatter instead of a tensor per row: a boolean mask fills row by row, left to right
-    flat = torch.tensor(list(chain.from_iterable(cut)), dtype=torch.long)
-    out[torch.arange(length)[None, :] < lengths[:, None]] = flat
-    return out
 
 
 class Batches:
@@ -118,17 +105,6 @@ class TextDataModule(ZooDataModule):
             world_size=world,
             drop_singleton=train,
         )
-
-    def _special_ids(self, tok: Tokenizer) -> dict[str, int | None]:
-        return {
-            "pad": tok.pad_token_id,
-            "bos": tok.bos_token_id,
-            "eos": tok.eos_token_id,
-            "mask": tok.mask_token_id,
-            "cls": tok.cls_token_id,
-            "sep": tok.sep_token_id,
-            "unk": tok.unk_token_id,
-        }
 
     def _auto_length(self, lengths: list[int]) -> int:
         if self.max_seq_len is not None:

@@ -14,9 +14,10 @@ from typing import Any, Literal
 import torch
 
 from datamodules import text_sources as sources
-from datamodules.errors import UserError
 from datamodules.text_base import MASK_MARKER, Batches, TextDataModule
 from datamodules.text_loaders import WindowLoader, blocks, mask_tokens
+from preprocessing.errors import UserError
+from preprocessing.text import special_ids
 
 __all__ = ["LanguageModelDataModule"]
 
@@ -126,7 +127,7 @@ class LanguageModelDataModule(TextDataModule):
         cut_test = round(n * (1 - self.test_fraction))
         parts = {"train": text[:cut_val], "val": text[cut_val:cut_test], "test": text[cut_test:]}
         tok = self._fit_tokenizer([parts["train"]])
-        specials = self._special_ids(tok)
+        specials = special_ids(tok)
         if self.objective == "masked" and specials["mask"] is None:
             raise UserError(f"the masked objective needs a [MASK] token; tokenizer {self.tokenizer_name!r} has none")
         self._card = {

@@ -17,18 +17,12 @@ import torch
 from torch import Tensor
 
 from datamodules.base import EpochLoader, TensorLoader
+from preprocessing.text import trim
 
 __all__ = ["IGNORE_INDEX", "TokenLoader", "WindowLoader", "mask_tokens"]
 
 IGNORE_INDEX = -100  # labels the loss skips (PyTorch's cross_entropy default)
 _POOL = 50  # length bucketing sorts pools of 50 batches by length
-
-
-def trim(ids: Tensor, pad_token_id: int) -> Tensor:
-    """``(B, T)`` right-padded ids without the trailing columns that are padding in every row."""
-    real = (ids != pad_token_id).any(0).nonzero()
-    width = int(real.max()) + 1 if len(real) else 1
-    return ids[:, :width]
 
 
 class TokenLoader(TensorLoader):

@@ -11,34 +11,18 @@ from __future__ import annotations
 import warnings
 from typing import TYPE_CHECKING, Any
 
-from torch import Tensor
-
 from datamodules import text_sources as sources
-from datamodules.errors import UserError
-from datamodules.text_base import MAX_AUTO_SEQ_LEN, TextDataModule, pad_rows
-from datamodules.tokenizers import Tokenizer
+from datamodules.text_base import TextDataModule
+from preprocessing.errors import UserError
+from preprocessing.text import MAX_AUTO_SEQ_LEN, encode_sources, encode_sources_for_card, pad_rows, special_ids
+from preprocessing.tokenizers import Tokenizer
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Seq2SeqDataModule", "encode_sources", "encode_sources_for_card"]
+__all__ = ["Seq2SeqDataModule"]
 
 _SYNTHETIC = ("reverse", "sort", "add")
-
-
-def encode_sources(texts: list[str], tok: Tokenizer, max_seq_len: int | None = None) -> list[list[int]]:
-    """Source texts → ids ``tokens [EOS]``, cut to ``max_seq_len`` (default: at most 512) keeping ``[EOS]``."""
-    limit = (max_seq_len or MAX_AUTO_SEQ_LEN) - 1
-    return [ids[:limit] + [tok.eos_token_id] for ids in tok.encode_batch(texts)]
-
-
-def encode_sources_for_card(texts: list[str], card: dict[str, Any], tok: Tokenizer | None = None) -> Tensor:
-    """New sources → ``(N, max_seq_len)`` padded ids, exactly as :class:`Seq2SeqDataModule` predicts them."""
-    from datamodules.tokenizers import tokenizer_from_card
-
-    tok = tok or tokenizer_from_card(card)
-    length, specials = card["max_seq_len"], card["specials"]
-    return pad_rows(encode_sources(texts, tok, length), length, specials["pad"], specials["eos"])
 
 
 class Seq2SeqDataModule(TextDataModule):
@@ -159,7 +143,7 @@ class Seq2SeqDataModule(TextDataModule):
         if not pairs["train"][0]:
             raise UserError(f"{self.source}: no training pairs")
         tok = self._fit_tokenizer(pairs["train"][0] + pairs["train"][1])
-        specials = self._special_ids(tok)
+        specials = special_ids(tok)
         if specials["bos"] is None or specials["eos"] is None:
             raise UserError(f"tokenizer {self.tokenizer_name!r} has no start / end tokens for targets")
         encoded = {}

@@ -26,8 +26,8 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from datamodules.delimited import decode_text, read_delimited
-from datamodules.errors import UserError
+from preprocessing.delimited import decode_text, read_delimited
+from preprocessing.errors import UserError
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -50,7 +50,6 @@ from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor
 
 from datamodules.base import TensorLoader, ZooDataModule, check_fractions
-from datamodules.errors import UserError
 from datamodules.timeseries_table import (
     Missing,
     describe_missing,
@@ -60,6 +59,7 @@ from datamodules.timeseries_table import (
     time_label,
     windows_without,
 )
+from preprocessing.errors import UserError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -250,7 +250,7 @@ class ForecastingDataModule(ZooDataModule):
     def _read(self) -> tuple[pd.Series, np.ndarray, list[str]]:
         """(times on their regular grid, values ``(N, C)`` with NaN where missing, the columns)."""
         if self.path:
-            from datamodules.tabular import read_table
+            from preprocessing.tables import read_table
 
             frame = read_table(self.path, self.encoding)
             if not self.time_column:
@@ -429,7 +429,7 @@ class ForecastingDataModule(ZooDataModule):
             raise UserError("predict needs recent history: set predict_path to a CSV / Parquet file")
         if not self._card:  # no checkpoint restored the training card: fit it again
             self._prepare()
-        from datamodules.tabular import read_table
+        from preprocessing.tables import read_table
 
         card = self._card
         frame = read_table(self.predict_path, self.encoding)

@@ -1,6 +1,6 @@
 """Series classification: UCR/UEA archive files (``.ts``, ``.tsv``, ``.csv``) or the synthetic cylinder-bell-funnel set.
 
-File formats: see :mod:`datamodules.timeseries_formats`.
+File formats: see :mod:`preprocessing.series`.
 
 The archive's ``<Name>_TRAIN`` / ``<Name>_TEST`` pair is read from a folder (``path``) or as
 ``path`` + ``test_path``; the official test split is then kept and validation is a stratified
@@ -26,17 +26,18 @@ import numpy as np
 import torch
 
 from datamodules.base import ZooDataModule, natural_key, split_indices
-from datamodules.errors import UserError
-from datamodules.timeseries_formats import (
+from preprocessing.errors import UserError
+from preprocessing.series import (
     SERIES_EXTENSIONS,
     Series,
     clean,
     normalise,
     read_series_file,
+    series_for_card,
     to_array,
 )
 
-__all__ = ["SeriesClassificationDataModule", "cylinder_bell_funnel", "read_series_file", "series_for_card"]
+__all__ = ["SeriesClassificationDataModule", "cylinder_bell_funnel"]
 
 CBF_CLASSES = ("cylinder", "bell", "funnel")
 
@@ -59,16 +60,6 @@ def cylinder_bell_funnel(num_series: int = 900, length: int = 128, seed: int = 0
     ramp = np.select([kind[:, None] == 1, kind[:, None] == 2], [(t - a) / (b - a), (b - t) / (b - a)], default=1.0)
     x = height * inside * ramp + rng.standard_normal((num_series, length))
     return x[:, None, :].astype(np.float32), [CBF_CLASSES[k] for k in kind]
-
-
-def series_for_card(series: list[np.ndarray], card: dict[str, Any], source: str) -> torch.Tensor:
-    """New series ``[(channels, length)]`` (NaN gaps allowed) → the card's model input ``(N, C, series_length)``."""
-    series = [clean(s, f"{source}, series {i + 1}") for i, s in enumerate(series)]
-    channels = {s.shape[0] for s in series}
-    if channels != {card["input_size"]}:
-        raise UserError(f"{source}: series with {sorted(channels)} variable(s); the model reads {card['input_size']}")
-    x = normalise(to_array(series, card["series_length"]), card["normalize"], card["mean"], card["std"])
-    return torch.from_numpy(x).float()
 
 
 class SeriesClassificationDataModule(ZooDataModule):

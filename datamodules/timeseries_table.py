@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -12,7 +12,7 @@ import torch
 
 from datamodules.audio import AudioDataModule, crop_or_pad, decode_audio
 from datamodules.audio_synthetic import DTMF_CLASSES, DTMF_RATE, dtmf_clips, dtmf_frequencies
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 
 TONES = {"low": 300.0, "mid": 900.0, "high": 2000.0}
 

@@ -14,8 +14,8 @@ import pytest
 import torch
 
 import zoo
-from datamodules.errors import UserError
-from datamodules.tokenizers import resolve_pretrained
+from preprocessing.errors import UserError
+from preprocessing.tokenizers import resolve_pretrained
 from zoo.layers.transformer import PostNormBlock, TransformerBlock
 from zoo.text.bert import BertClassifier, BertPretraining, from_hf_folder, hf_bert_args, hf_bert_state
 from zoo.text.hf import MINILM

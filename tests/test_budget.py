@@ -16,7 +16,7 @@ from lightning.pytorch.callbacks import EarlyStopping
 
 from callbacks import TrainingWarning
 from callbacks.health import collapsed_class
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 from zoo.budget import Budget, plan_budget
 from zoo.cli import cli_main
 

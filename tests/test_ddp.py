@@ -19,7 +19,7 @@ import torch
 from torch.utils.data import TensorDataset
 
 from datamodules.base import TensorLoader, _ShardSampler, eval_shard
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 
 ROOT = Path(__file__).resolve().parent.parent
 # set by torchrun or SLURM (or by Lightning's launcher in its own process): with any of them, train.py

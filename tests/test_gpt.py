@@ -89,7 +89,7 @@ def test_learns_a_repeating_sequence() -> None:
 
 
 def test_generate_text_goes_through_the_cards_tokenizer() -> None:
-    from datamodules.tokenizers import CharTokenizer
+    from preprocessing.tokenizers import CharTokenizer
 
     tokenizer = CharTokenizer.fit(["abcdefgh ijkl"])
     model = GPT(dim=32, depth=1, num_heads=4, vocab_size=tokenizer.vocab_size, max_seq_len=12)

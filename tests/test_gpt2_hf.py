@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import zoo
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 from zoo.text.gpt import GPT, hf_gpt2_args, hf_gpt2_state
 
 transformers = pytest.importorskip("transformers")

@@ -17,7 +17,7 @@ import torch
 from safetensors.torch import load_file
 
 import zoo
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 from zoo.text.bert import BertPretraining
 from zoo.text.gpt import GPT
 from zoo.text.t5 import T5
@@ -148,3 +148,64 @@ def test_create_model_with_hub_weights_goes_through_hf_url(offline_hub: Path) ->
     assert (_logits(model, hf=False) - _logits(reference, hf=True)).abs().max() <= TOL
     with pytest.raises(UserError, match="hf://openai-community/gpt2.*models--openai-community--gpt2"):
         zoo.create_model("gpt2", pretrained=True)  # not cached, offline
+
+
+def _byte_level_tokenizer(texts: list[str], vocab_size: int) -> object:
+    """A GPT-2-style byte-level BPE trained here (GPT-2's own vocabulary is not shipped offline), as transformers'
+    fast tokenizer with an end-of-text token."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    backend = Tokenizer(models.BPE())
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    backend.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=["<|endoftext|>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())  # fmt: skip
+    backend.train_from_iterator(texts, trainer)
+    return transformers.PreTrainedTokenizerFast(tokenizer_object=backend, eos_token="<|endoftext|>",
+                                                bos_token="<|endoftext|>")  # fmt: skip
+
+
+def test_a_hugging_face_folder_with_its_tokenizer_predicts_raw_text(tmp_path: Path) -> None:
+    """A GPT-2 folder with its tokenizer: strings in, the same greedy continuation as transformers' generate."""
+    import zoo.tasks.language  # noqa: F401
+
+    texts = ["the quick brown fox jumps over the lazy dog", "a model zoo for the classic curriculum"] * 20
+    tokenizer = _byte_level_tokenizer(texts, 300)
+    config = transformers.GPT2Config(vocab_size=len(tokenizer), n_positions=64, n_embd=32, n_layer=2, n_head=4)
+    reference = _randomised(transformers.GPT2LMHeadModel(config))
+    reference.save_pretrained(tmp_path / "gpt")
+    tokenizer.save_pretrained(tmp_path / "gpt")
+    model = zoo.load_pretrained(tmp_path / "gpt").eval()
+    assert model.data_card["task"] == "causal_lm" and model.data_card["specials"]["eos"] == tokenizer.eos_token_id
+    model.generation = {"max_new_tokens": 20, "temperature": 0.0, "top_k": None}  # greedy
+    prompt = "the quick brown"
+    ids = tokenizer(prompt, return_tensors="pt").input_ids
+    expected = reference.generate(ids, max_new_tokens=20, min_new_tokens=20, do_sample=False,
+                                  pad_token_id=tokenizer.eos_token_id)  # fmt: skip
+    [row] = model.predict_raw(prompt)
+    assert row["prediction"] == tokenizer.decode(expected[0])
+
+
+def test_a_hugging_face_classifier_folder_names_its_classes(tmp_path: Path) -> None:
+    """``id2label`` of a BertForSequenceClassification becomes the class names of predict_raw."""
+    from preprocessing.tokenizers import resolve_pretrained
+    from zoo.text.hf import MINILM
+
+    folder = Path(resolve_pretrained(MINILM))
+    hf_tokenizer = transformers.AutoTokenizer.from_pretrained(folder)
+    config = transformers.BertConfig(vocab_size=hf_tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
+                                     num_attention_heads=4, intermediate_size=64, max_position_embeddings=64,
+                                     num_labels=3, id2label={0: "negative", 1: "neutral", 2: "positive"})  # fmt: skip
+    reference = _randomised(transformers.BertForSequenceClassification(config))
+    reference.save_pretrained(tmp_path / "bert")
+    hf_tokenizer.save_pretrained(tmp_path / "bert")
+    model = zoo.load_pretrained(tmp_path / "bert").eval()
+    texts = ["what a lovely day", "this is terrible"]
+    rows = model.predict_raw(texts)
+    encoded = hf_tokenizer(texts, return_tensors="pt", padding=True)
+    with torch.no_grad():
+        expected = reference(**encoded).logits.softmax(-1)
+    for row, probabilities in zip(rows, expected):
+        assert row["prediction"] == config.id2label[int(probabilities.argmax())]
+        ours = torch.tensor([row[f"p_{name}"] for name in ("negative", "neutral", "positive")])
+        assert (ours - probabilities).abs().max() <= 1e-5

@@ -17,7 +17,7 @@ from PIL import Image
 from datamodules import ImageDataModule
 from datamodules.augment import PRESETS, RandAugment
 from datamodules.base import TensorLoader
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 
 
 def _png(path: Path, value: int, size: tuple[int, int] = (12, 10), mode: str = "RGB") -> None:

@@ -165,7 +165,7 @@ def test_predict_refuses_raw_inputs_naming_predict_raw(image_run) -> None:
     import torch
 
     import zoo
-    from datamodules.errors import UserError
+    from preprocessing.errors import UserError
 
     model = zoo.load_pretrained(image_run[1])
     with pytest.raises(UserError, match=r"model\.predict_raw"):
@@ -220,7 +220,7 @@ def test_predict_raw_tables_match_the_cli(table_run, tmp_path: Path) -> None:
     _same(model.predict_raw(new), rows)
     _same(model.predict_raw(path), rows)
     _same(model.predict_raw(new.iloc[0].to_dict()), rows[:1])
-    from datamodules.errors import UserError
+    from preprocessing.errors import UserError
 
     with pytest.raises(UserError, match=r"column\(s\) \['kind'\] used in training are missing"):
         model.predict_raw(new.drop(columns=["kind"]))
@@ -252,7 +252,7 @@ def test_predict_raw_audio_matches_the_cli(tmp_path: Path) -> None:
     model = zoo.load_pretrained(root / "pretrained")
     _same(model.predict_raw(sorted(new.glob("*.wav"))), rows)
     _same(model.predict_raw([w.astype(np.float32) for w in waves], sample_rate=8000), rows)
-    from datamodules.errors import UserError
+    from preprocessing.errors import UserError
 
     with pytest.raises(UserError, match="sample_rate="):
         model.predict_raw(waves[0])
@@ -323,7 +323,7 @@ def test_predict_raw_generates_text_as_predict_does(recipe: str, extra: list[str
 def test_predict_raw_series_classes_match_the_cli(tmp_path: Path) -> None:
     """A 1-D CNN fitted on the cylinder-bell-funnel series: a .ts file, or its series as arrays, predict alike."""
     import zoo
-    from datamodules.timeseries_formats import read_series_file
+    from preprocessing.series import read_series_file
     from tests.test_timeseries import toy_rows, ts_text
 
     root = tmp_path / "run"
@@ -356,7 +356,7 @@ def test_predict_ckpt_path_errors(capsys, tmp_path: Path) -> None:
 
 def test_predict_raw_without_a_card_names_it() -> None:
     import zoo
-    from datamodules.errors import UserError
+    from preprocessing.errors import UserError
 
     model = zoo.create_model("lenet5", num_classes=3, in_channels=1, image_size=32)
     with pytest.raises(UserError, match="modality None.*set model.data_card"):
@@ -380,7 +380,7 @@ def test_an_export_without_its_datamodule_takes_the_recipe_s(spam_run, tmp_path:
 
 def test_predict_raw_refuses_image_output_models(image_run) -> None:
     import zoo
-    from datamodules.errors import UserError
+    from preprocessing.errors import UserError
 
     model = zoo.create_model("ae_mlp", in_channels=3, image_size=32)
     model.data_card = dict(zoo.load_pretrained(image_run[1]).data_card)  # the card of 32 px RGB images

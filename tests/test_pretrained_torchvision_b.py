@@ -15,7 +15,7 @@ import torchvision
 from torch import nn
 
 import zoo
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 
 # (zoo preset, torchvision builder, family module, input side): CNNs take any size, so 64 px keeps them
 # fast; the zoo's ViT has a fixed position table, so ViT-B/16 runs at its 224 px

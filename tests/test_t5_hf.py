@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import zoo
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 from zoo.text.t5 import T5, hf_t5_args, hf_t5_state
 
 transformers = pytest.importorskip("transformers")

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from datamodules import TabularDataModule
-from datamodules.errors import UserError
-from datamodules.tabular import encode_features, read_table
+from preprocessing.errors import UserError
+from preprocessing.tables import encode_features, read_table
 
 
 def people(n: int = 120, seed: int = 0) -> pd.DataFrame:

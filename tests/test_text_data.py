@@ -12,9 +12,9 @@ import pytest
 import torch
 
 from datamodules import TextClassificationDataModule
-from datamodules.errors import UserError
 from datamodules.text_loaders import TokenLoader
 from datamodules.text_sources import chatterbot_languages, chatterbot_topics, hf_dataset
+from preprocessing.errors import UserError
 from tests.test_tokenizers import minilm_path
 
 ANIMALS = [

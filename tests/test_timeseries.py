@@ -13,11 +13,11 @@ import pandas as pd
 import pytest
 import torch
 
-from datamodules.errors import UserError
 from datamodules.timeseries import ForecastingDataModule, load_embedded_series
 from datamodules.timeseries_classification import SeriesClassificationDataModule, cylinder_bell_funnel
-from datamodules.timeseries_formats import read_ts
 from datamodules.timeseries_table import regular_grid
+from preprocessing.errors import UserError
+from preprocessing.series import read_ts
 
 
 # -- forecasting --------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from datamodules.tokenizers import (
+from preprocessing.tokenizers import (
     SPECIAL_TOKENS,
     CharTokenizer,
     HFTokenizer,

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 from zoo.cli import cli_main
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -150,3 +150,102 @@ def test_info_prints_the_card_and_its_weights(monkeypatch: pytest.MonkeyPatch, c
     out = capsys.readouterr().out
     assert "reference_model: torchvision.models.resnet50" in out
     assert "IMAGENET1K_V2 (default): acc@1 80.858" in out and "resnet50-11ad3fa6.pth" in out
+
+
+# one entry of each preprocessing torchvision's weights use: bilinear 256→224, bilinear 232→224, bicubic 224→224
+# (ViT-B/16 SWAG), bicubic 320→300 (EfficientNet-B3)
+_PREPROCESSING = [("resnet18", "IMAGENET1K_V1"), ("resnet50", "IMAGENET1K_V2"),
+                  ("vit_b16", "IMAGENET1K_SWAG_LINEAR_V1"), ("efficientnet_b3", "IMAGENET1K_V1")]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "tag"), _PREPROCESSING)
+def test_raw_images_are_prepared_exactly_as_torchvisions_transforms(name: str, tag: str) -> None:
+    """What predict_raw feeds a model with official weights equals ``weights.transforms()(image)``, bit for bit."""
+    import numpy as np
+    from PIL import Image
+
+    from zoo.raw import raw_batches
+    from zoo.weights import _card
+
+    weights = get_weights(name, tag)
+    reference = getattr(torchvision.models, torchvision.models.get_model_weights(name.replace("vit_b16", "vit_b_16"))
+                        .__name__)[tag].transforms()  # fmt: skip
+    rng = np.random.default_rng(0)
+    for height, width in [(300, 400), (224, 224), (500, 333), (97, 131), (1000, 17)]:  # odd crops, tiny sides
+        image = Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
+        ours = raw_batches(_card(weights, tag), [image, np.asarray(image)])[0]
+        assert torch.equal(ours[0], reference(image)), (height, width)
+        assert torch.equal(ours[1], ours[0])  # an array is the same image
+
+
+def test_predictions_from_raw_images_with_official_weights_match_torchvision(tmp_path: Path) -> None:
+    """create_model(pretrained=...) → predict_raw(image): the reference model's probabilities on its own transforms."""
+    import numpy as np
+    from PIL import Image
+
+    torch.manual_seed(0)
+    reference = torchvision.models.resnet18(weights=None).eval()
+    torch.save(reference.state_dict(), tmp_path / "resnet18.pth")
+    model = zoo.create_model("resnet18", pretrained=str(tmp_path / "resnet18.pth")).eval()
+    image = Image.fromarray(np.random.default_rng(1).integers(0, 256, (240, 320, 3), dtype=np.uint8))
+    image.save(tmp_path / "photo.jpg")
+    entry = torchvision.models.ResNet18_Weights.IMAGENET1K_V1
+    with torch.no_grad():
+        logits = reference(entry.transforms()(Image.open(tmp_path / "photo.jpg"))[None])[0]
+    expected = logits.softmax(-1)
+    [row] = model.predict_raw(str(tmp_path / "photo.jpg"))
+    categories = entry.meta["categories"]
+    assert row["prediction"] == categories[int(expected.argmax())]
+    probabilities = torch.tensor([row[f"p_{c}"] for c in categories])
+    assert (probabilities - expected).abs().max() <= 1e-6
+
+
+def test_cli_predicts_with_a_weights_name_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``predict --ckpt_path resnet18.IMAGENET1K_V1 --data.predict_path photos/``: no checkpoint, config or data.
+
+    The file is placed in the zoo cache by hand, as the offline error message says; the predictions are
+    torchvision's reference model's on its own transforms, by class name.
+    """
+    import csv
+
+    import numpy as np
+    from PIL import Image
+
+    from tests.test_predict_raw import quiet
+    from zoo.cli import cli_main
+
+    torch.manual_seed(0)
+    reference = torchvision.models.resnet18(weights=None).eval()
+    saved = tmp_path / "resnet18.pth"
+    torch.save(reference.state_dict(), saved)
+    name = f"resnet18-{sha256_of(saved)[:8]}.pth"
+    entry = dataclasses.replace(get_weights("resnet18"), url=f"http://127.0.0.1:9/{name}", sha256=name[9:17])
+    monkeypatch.setitem(_WEIGHTS["resnet18"], entry.tag, entry)
+    monkeypatch.setenv("ZOO_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    (tmp_path / "cache" / "torchvision").mkdir(parents=True)
+    saved.rename(tmp_path / "cache" / "torchvision" / name)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = np.random.default_rng(2)
+    for i, shape in enumerate([(240, 320, 3), (300, 200, 3)]):
+        Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8)).save(photos / f"{i}.png")
+    out = tmp_path / "predictions.csv"
+    cli_main(["predict", "--ckpt_path=resnet18.IMAGENET1K_V1", f"--data.predict_path={photos}", *quiet(tmp_path),
+              "--trainer.callbacks+=callbacks.PredictionWriter", f"--trainer.callbacks.output={out}"])  # fmt: skip
+    rows = list(csv.DictReader(out.open()))
+    weights = torchvision.models.ResNet18_Weights.IMAGENET1K_V1
+    with torch.no_grad():
+        expected = [reference(weights.transforms()(Image.open(photos / f"{i}.png"))[None])[0] for i in range(2)]
+    assert [r["prediction"] for r in rows] == [weights.meta["categories"][int(e.argmax())] for e in expected]
+    assert abs(float(rows[0][f"p_{rows[0]['prediction']}"]) - float(expected[0].softmax(-1).max())) < 1e-5
+
+
+def test_a_weights_name_that_is_not_one_says_what_is(tmp_path: Path, capsys) -> None:
+    from tests.test_predict_raw import quiet
+    from zoo.cli import cli_main
+
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(["predict", "--ckpt_path=resnet18.IMAGENET9K", f"--data.predict_path={tmp_path}", *quiet(tmp_path)])
+    assert exit_info.value.code == 2
+    assert "resnet18 has no weights 'IMAGENET9K'; it has IMAGENET1K_V1" in capsys.readouterr().err

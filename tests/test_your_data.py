@@ -73,7 +73,7 @@ def _images(root: Path) -> list[tuple[str, str]]:
 
 def test_an_image_folder(tmp_path: Path, caplog) -> None:
     _images(tmp_path / "my_images")
-    cli = fit(tmp_path, "vision/lenet5.yaml", f"--data.path={tmp_path / 'my_images'}",
+    cli = fit(tmp_path, "vision/resnet18_cifar.yaml", f"--data.path={tmp_path / 'my_images'}",
               caplog=caplog)  # fmt: skip
     assert cli.model.hparams.num_classes == 2 and cli.datamodule.batch_size == 8
 

@@ -22,7 +22,7 @@ __version__ = "0.1.0"
 
 from lightning.pytorch import LightningModule
 
-from datamodules.errors import UserError  # the one exception type for a user's mistake (the CLI: exit status 2)
+from preprocessing.errors import UserError  # the one exception type for a user's mistake (the CLI: exit status 2)
 
 # every area imports its family modules, and each family registers its presets
 from zoo import audio, generative, tabular, text, timeseries, vision  # noqa: F401, E402

@@ -1,33 +1,30 @@
 """``python -m zoo``: the registry as a table, and one model's card with its weights.
 
     python -m zoo                 # print the Markdown table of every registered model
-    python -m zoo --readme        # rewrite the table in README.md (between the models markers)
     python -m zoo --modality image
+    python -m zoo --pretrained    # only the models with official weights
     python -m zoo info resnet50   # the card of one model and its official weights
 """
 
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 
 import zoo
-
-START, END = "<!-- models:start -->", "<!-- models:end -->"
 
 
 def _params(n: int) -> str:
     return f"{n / 1e6:.2f} M" if n >= 1e6 else f"{n / 1e3:.1f} K"
 
 
-def model_table(modality: str | None = None) -> str:
+def model_table(modality: str | None = None, pretrained: bool = False) -> str:
     """Markdown table of the registry: name, modality, task, parameters, reference, recipe, weights."""
     rows = [
         "| model | modality | task | parameters | reference | recipe | weights |",
         "|---|---|---|---:|---|---|---|",
     ]
-    for name in zoo.list_models(modality=modality):
+    for name in zoo.list_models(modality=modality, pretrained=pretrained):
         info = zoo.model_info(name)
         ref = info["reference"] + (f" (= `{info['reference_model']}`)" if info["reference_model"] else "")
         weights = ", ".join(f"`{w.tag}`" for w in zoo.list_weights(name)) or "-"  # the default first
@@ -58,19 +55,10 @@ def model_report(name: str) -> str:
     return "\n".join(lines)
 
 
-def readme_with_table(readme: str) -> str:
-    """``readme`` with the text between the models markers replaced by the current table."""
-    if START not in readme or END not in readme:
-        raise ValueError(f"README.md lacks the {START} / {END} markers")
-    return re.sub(
-        re.escape(START) + ".*?" + re.escape(END), lambda _: f"{START}\n{model_table()}\n{END}", readme, flags=re.S
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m zoo", description=__doc__.splitlines()[0])
-    parser.add_argument("--readme", action="store_true", help="rewrite the model table in README.md")
     parser.add_argument("--modality", choices=["tabular", "image", "text", "audio", "timeseries"])
+    parser.add_argument("--pretrained", action="store_true", help="only the models with official weights")
     commands = parser.add_subparsers(dest="command")
     commands.add_parser("list", help="the model table (the default)")
     commands.add_parser("info", help="one model's card and its weights").add_argument("name")
@@ -80,12 +68,8 @@ def main() -> None:
             print(model_report(args.name))
         except zoo.UserError as err:
             parser.exit(2, f"error: {err}\n")
-    elif args.readme:
-        path = Path(__file__).resolve().parent.parent / "README.md"
-        path.write_text(readme_with_table(path.read_text()))
-        print(f"updated {path} ({len(zoo.list_models())} models)")
     else:
-        print(model_table(args.modality))
+        print(model_table(args.modality, args.pretrained))
 
 
 if __name__ == "__main__":

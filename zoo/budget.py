@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 
 __all__ = ["Budget", "Plan", "plan_budget"]
 

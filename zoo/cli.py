@@ -40,7 +40,7 @@ from lightning.pytorch.cli import LightningCLI, SaveConfigCallback, instantiate_
 from lightning.pytorch.plugins.io import CheckpointIO
 
 from datamodules.base import ZooDataModule
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 from zoo.budget import Budget
 from zoo.pretrained import load_checkpoint
 from zoo.tasks.base import ZooModule
@@ -116,11 +116,36 @@ def adapt_data_to_model(config: Namespace, strict: bool = True) -> None:
                 )
 
 
+def apply_pretrained(config: Namespace) -> None:
+    """``--model.pretrained X``: the settings the weights dictate (input geometry, architecture, tokenizer), in place.
+
+    A model class that can start from official weights says what they need with a classmethod
+    ``pretrained_settings(pretrained, model_args, data_args) -> (model args, data args, report)``.
+    """
+    model_cls, data_cls = _import(config.model.class_path), _import(config.data.class_path)
+    model_args, data_args = config.model.init_args, config.data.init_args
+    hook = getattr(model_cls, "pretrained_settings", None)
+    pretrained = model_args.get("pretrained")
+    if hook is None or pretrained in (None, False, "false", "False"):
+        return
+    from lightning.pytorch.utilities import rank_zero_info
+
+    model_updates, data_updates, report = hook(pretrained, model_args.as_dict(), data_args.as_dict())
+    data_params = _params(data_cls)
+    for name, value in data_updates.items():
+        if name in data_params:
+            data_args[name] = value
+    for name, value in model_updates.items():
+        model_args[name] = value
+    rank_zero_info(report)
+
+
 def link_data_args(config: Namespace) -> None:
     """Fill ``config.model.init_args`` from the datamodule (and adaptable ones the other way), in place."""
     model_cls, data_cls = _import(config.model.class_path), _import(config.data.class_path)
     model_args, data_args = config.model.init_args, config.data.init_args
     model_params = _params(model_cls)
+    apply_pretrained(config)
     adapt_data_to_model(config)
     data = instantiate_class((), {"class_path": config.data.class_path, "init_args": data_args.as_dict()})
     found = data.data_args()
@@ -157,11 +182,36 @@ def _subcommand(args: list[str]) -> str | None:
     return next((a for a in args if not a.startswith("-")), None)
 
 
+def weights_source(name: str) -> dict[str, Any] | None:
+    """A weights name as a model source: ``resnet50`` (its default weights) or ``resnet50.IMAGENET1K_V1``.
+
+    Returns what :func:`read_model_source` returns, with ``"weights": (model name, tag)`` to load in
+    ``before_predict``; ``None`` when ``name`` names no registered model with weights. The card comes from
+    the weights' entry (categories, preprocessing): nothing is downloaded until the weights are loaded.
+    """
+    from zoo.registry import _REGISTRY, get_card
+    from zoo.weights import _card, get_weights, list_weights
+
+    model, _, tag = name.partition(".")
+    if model not in _REGISTRY or not list_weights(model):
+        return None
+    entry = get_weights(model, tag or None)
+    if entry.url.startswith("hf://"):
+        raise UserError(
+            f"--ckpt_path {name}: predict reads weights names of the image models; for the Hugging Face weights "
+            f"({entry.url}) use Python: zoo.load_pretrained('{entry.url}').predict_raw(texts)"
+        )
+    card = get_card(model)
+    return {"class_path": card.class_path, "hparams": dict(card.preset), "card": _card(entry, entry.tag),
+            "pretrained": None, "weights": (model, entry.tag)}  # fmt: skip
+
+
 def read_model_source(path: str | Path, weights_only: bool = True) -> dict[str, Any]:
-    """What a ``.ckpt`` or a pretrained directory says about its model, without building it.
+    """What a ``.ckpt``, a pretrained directory or a weights name says about its model, without building it.
 
     Returns ``{"class_path", "hparams", "card", "pretrained"}``; ``pretrained`` is the export's
-    directory (``None`` for a ``.ckpt``: Lightning loads those itself).
+    directory (``None`` for a ``.ckpt``: Lightning loads those itself); a weights name (see
+    :func:`weights_source`) adds ``"weights"``.
     """
     import yaml
 
@@ -169,9 +219,13 @@ def read_model_source(path: str | Path, weights_only: bool = True) -> dict[str, 
 
     path = Path(path)
     if not path.exists():
+        found = weights_source(str(path))
+        if found is not None:
+            return found
         raise UserError(
-            f"--ckpt_path {path}: no such file or directory; give a .ckpt (a run keeps them in <run>/checkpoints/) "
-            "or a pretrained directory (<run>/pretrained)"
+            f"--ckpt_path {path}: no such file or directory; give a .ckpt (a run keeps them in <run>/checkpoints/), "
+            "a pretrained directory (<run>/pretrained) or a weights name (resnet50, resnet50.IMAGENET1K_V1: "
+            "python -m zoo --pretrained lists them)"
         )
     if path.is_file() and path.suffix == ".ckpt":
         ckpt = load_checkpoint(path, weights_only=weights_only)
@@ -324,13 +378,19 @@ class ZooCLI(LightningCLI):
         self.config = parser.parse_args([*line[:at], *extra, *line[at:]])
 
     def before_predict(self) -> None:
-        """A pretrained directory as ``--ckpt_path``: its weights and card, loaded here (Lightning reads .ckpt only)."""
+        """A pretrained directory or a weights name as ``--ckpt_path``: loaded here (Lightning reads .ckpt only)."""
         source = getattr(self, "_predict_source", None)
-        if source is None or source["pretrained"] is None:
+        if source is None or (source["pretrained"] is None and "weights" not in source):
             return
-        from zoo.pretrained import load_pretrained
+        if "weights" in source:  # fetched (or read from the cache), verified and converted
+            from zoo.weights import get_weights, load_weights
 
-        loaded = load_pretrained(source["pretrained"])
+            name, tag = source["weights"]
+            loaded = load_weights(name, get_weights(name, tag))
+        else:
+            from zoo.pretrained import load_pretrained
+
+            loaded = load_pretrained(source["pretrained"])
         self.model.load_state_dict(loaded.state_dict())
         self.model.data_card = dict(source["card"])
         self.model.on_data_card(self.model.data_card)
@@ -377,7 +437,7 @@ class ZooCLI(LightningCLI):
         self._predict_source = source = read_model_source(ckpt_path, weights_only=weights_only)
         model = {"class_path": source["class_path"], "dict_kwargs": source["hparams"]}
         self.config = self.parser.parse_object({"predict": {"model": model}}, self.config)
-        if source["pretrained"] is not None:
+        if source["pretrained"] is not None or "weights" in source:
             self.config.predict.ckpt_path = None
 
     @staticmethod
@@ -500,7 +560,7 @@ class ZooCLI(LightningCLI):
 def cli_main(args: Any = None, run: bool = True) -> ZooCLI:
     """Entry point of ``train.py``; tests call it with ``args=[...]``.
 
-    A :class:`~datamodules.errors.UserError` (also from inside ``trainer.fit``, which re-raises after its
+    A :class:`~preprocessing.errors.UserError` (also from inside ``trainer.fit``, which re-raises after its
     teardown) ends as ``error: <message>`` on stderr and exit status 2; ``ZOO_DEBUG=1`` keeps the traceback.
     """
     from zoo.errors import exit_on_user_error

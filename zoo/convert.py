@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 import torch
 from torch import Tensor, nn
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 
 __all__ = ["Source", "build_meta", "convert_state", "is_flat_state", "load_converted", "rename", "source_shape"]
 

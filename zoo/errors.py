@@ -1,6 +1,6 @@
 """How ``train.py`` ends on a user's mistake: ``error: <message>`` on stderr, exit status 2, no traceback.
 
-A :class:`~datamodules.errors.UserError` (bad config, data, path, a diverging loss) names the thing and
+A :class:`~preprocessing.errors.UserError` (bad config, data, path, a diverging loss) names the thing and
 the fix in its message; the traceback would only bury it. Every other exception is a bug of the zoo and
 keeps its traceback. ``ZOO_DEBUG=1`` shows the traceback of a user error too. Exit status 2 is the one
 jsonargparse already uses for a bad command line, so scripts see one status for "fix your input".
@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 
 __all__ = ["UserError", "USER_ERROR_STATUS", "exit_on_user_error", "find_user_error"]
 

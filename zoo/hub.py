@@ -30,7 +30,7 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urldefrag, urlparse
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 
 __all__ = ["is_remote", "fetch", "sha256_of", "cache_dir"]
 

@@ -3,7 +3,7 @@
 One home for ``predictions.csv`` (:class:`callbacks.PredictionWriter`) and for raw predictions from Python
 (``model.predict_raw``), so that both give the same columns and values. Token ids (generated text, filled
 masks, translations) are decoded with the tokenizer of the data card
-(:func:`datamodules.tokenizers.tokenizer_from_card`): seq2seq outputs lose their ``[BOS]`` and stop at
+(:func:`preprocessing.tokenizers.tokenizer_from_card`): seq2seq outputs lose their ``[BOS]`` and stop at
 ``[EOS]``; a masked LM's predictions replace the ``[MASK]`` tokens of its input.
 """
 
@@ -22,7 +22,7 @@ def decode_predictions(
     predictions: list[dict[str, torch.Tensor]], card: dict[str, Any], inputs: list[torch.Tensor] | None = None
 ) -> list[str]:
     """Texts of the ``"pred"`` token ids of every batch (batches may differ in length), by the card's task."""
-    from datamodules.tokenizers import tokenizer_from_card
+    from preprocessing.tokenizers import tokenizer_from_card
 
     tokenizer = tokenizer_from_card(card)
     specials = card.get("specials") or {}

@@ -27,7 +27,7 @@ import torch
 import yaml
 from lightning.pytorch import LightningModule
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 from zoo.convert import load_converted
 
 __all__ = [
@@ -194,6 +194,7 @@ def load_pretrained(source: str | Path, weights_only: bool = True, **overrides: 
     mismatched = load_converted(model, state, what="pretrained weights")
     if mismatched:
         warnings.warn(f"re-initialised {len(mismatched)} tensor(s) whose shape changed: {mismatched}", stacklevel=2)
+    model.mark_pretrained_loaded()  # its `pretrained` weights are inside these tensors already
     model.data_card = dict(card or {})
     if mismatched:  # a new head: the old class names no longer describe the outputs
         model.data_card.pop("classes", None)
@@ -223,7 +224,31 @@ def load_hf_folder(directory: str | Path, **overrides: Any) -> LightningModule:
             f"{directory}/config.json: model_type {model_type!r} has no zoo converter; "
             f"supported model types: {', '.join(sorted(loaders))}"
         )
-    return loaders[model_type](directory, **overrides)
+    model = loaders[model_type](directory, **overrides)
+    model.data_card = hf_folder_card(directory, model, config)
+    return model
+
+
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "spiece.model", "vocab.json")
+
+
+def hf_folder_card(directory: str | Path, model: LightningModule, config: dict[str, Any]) -> dict[str, Any]:
+    """The data card of a model converted from a Hugging Face folder: its tokenizer (the files beside the
+    weights), task and class names (``id2label``), so that ``predict_raw`` reads strings. ``{}`` without a
+    tokenizer in the folder (give the model one with ``model.data_card = text_card(tokenizer, ...)``)."""
+    from zoo.tasks.classification import Classifier
+
+    folder = Path(directory)
+    if not any((folder / name).is_file() for name in _TOKENIZER_FILES):
+        return {}
+    from preprocessing.text import text_card
+    from preprocessing.tokenizers import load_pretrained_tokenizer
+
+    task = model.task if isinstance(model, Classifier) else model.accepts[0]
+    labels = config.get("id2label") or {}
+    classes = [labels.get(str(i), labels.get(i, f"LABEL_{i}")) for i in range(model.num_classes)] if isinstance(
+        model, Classifier) and labels else None  # fmt: skip
+    return text_card(load_pretrained_tokenizer(str(folder)), task, int(model.max_seq_len), classes)
 
 
 def _class_path_of(ckpt: dict[str, Any]) -> str:

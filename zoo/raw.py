@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 
 if TYPE_CHECKING:
     from zoo.tasks.base import ZooModule
@@ -74,18 +74,17 @@ def _pil(item: Any, index: int) -> Any:
 def _images(inputs: Any, card: dict[str, Any], options: dict[str, Any]) -> list[Tensor]:
     from PIL import Image
 
-    from datamodules.image import decode_image, fit_image, normalize_images
+    from preprocessing.image import card_geometry, decode_image, fit_image, normalize_images
 
-    channels, size = int(card["in_channels"]), int(card["image_size"])
-    resize = int(card.get("resize_size") or size)
+    geometry = card_geometry(card)
     out = []
     for i, item in enumerate(_many(inputs, (str, Path, Image.Image))):
         if isinstance(item, str | Path):
-            out.append(decode_image(item, channels, size, resize))
+            out.append(decode_image(item, *geometry))
         elif isinstance(item, Image.Image):
-            out.append(fit_image(item, channels, size, resize))
+            out.append(fit_image(item, *geometry))
         elif isinstance(item, np.ndarray | Tensor):
-            out.append(fit_image(_pil(item, i), channels, size, resize))
+            out.append(fit_image(_pil(item, i), *geometry))
         else:
             raise UserError(f"image {i}: a {type(item).__name__}; give file paths, PIL images, arrays or tensors")
     return [normalize_images(torch.stack(out), card["mean"], card["std"])]
@@ -93,10 +92,8 @@ def _images(inputs: Any, card: dict[str, Any], options: dict[str, Any]) -> list[
 
 # -- text -----------------------------------------------------------------------------------------
 def _texts(inputs: Any, card: dict[str, Any], options: dict[str, Any]) -> list[Tensor]:
-    from datamodules.text import encode_for_card
-    from datamodules.text_loaders import trim
-    from datamodules.text_seq2seq import encode_sources_for_card
-    from datamodules.tokenizers import tokenizer_from_card
+    from preprocessing.text import encode_for_card, encode_sources_for_card, trim
+    from preprocessing.tokenizers import tokenizer_from_card
 
     texts = _many(inputs, (str,))
     bad = [i for i, t in enumerate(texts) if not isinstance(t, str)]
@@ -124,7 +121,7 @@ def _texts(inputs: Any, card: dict[str, Any], options: dict[str, Any]) -> list[T
 def _table(inputs: Any, card: dict[str, Any], options: dict[str, Any]) -> list[Tensor]:
     import pandas as pd
 
-    from datamodules.tabular import encode_features, read_table
+    from preprocessing.tables import encode_features, read_table
 
     if isinstance(inputs, str | Path):
         return [encode_features(read_table(inputs), card, str(inputs))]
@@ -137,8 +134,7 @@ def _table(inputs: Any, card: dict[str, Any], options: dict[str, Any]) -> list[T
 
 # -- audio ----------------------------------------------------------------------------------------
 def _audio(inputs: Any, card: dict[str, Any], options: dict[str, Any]) -> list[Tensor]:
-    from datamodules.audio import _stored_length  # the datamodule's own clip store, for identical windows
-    from datamodules.audio_io import crop_or_pad, decode_audio, pack, resample
+    from preprocessing.audio import crop_or_pad, decode_audio, pack, resample, stored_length
 
     rate, n = int(card["sample_rate"]), int(card["num_samples"])
     items = [inputs] if isinstance(inputs, str | Path) or (
@@ -157,7 +153,7 @@ def _audio(inputs: Any, card: dict[str, Any], options: dict[str, Any]) -> list[T
                 f"audio {i}: give a mono float waveform (T,) of finite values, not {wave.dtype} {wave.shape}"
             )
         waves.append(resample(np.ascontiguousarray(wave, dtype=np.float32), int(options["sample_rate"]), rate))
-    stored, lengths = pack(waves, _stored_length(max(len(w) for w in waves), n))
+    stored, lengths = pack(waves, stored_length(max(len(w) for w in waves), n))
     return [crop_or_pad(stored, lengths, n, random=False)]
 
 
@@ -165,7 +161,7 @@ def _audio(inputs: Any, card: dict[str, Any], options: dict[str, Any]) -> list[T
 def _series(inputs: Any, card: dict[str, Any], options: dict[str, Any]) -> list[Tensor]:
     if card.get("task") == "forecasting":
         return _history(inputs, card)
-    from datamodules.timeseries_classification import read_series_file, series_for_card
+    from preprocessing.series import read_series_file, series_for_card
 
     if isinstance(inputs, str | Path):
         return [series_for_card(read_series_file(inputs)[0], card, str(inputs))]
@@ -180,7 +176,7 @@ def _series(inputs: Any, card: dict[str, Any], options: dict[str, Any]) -> list[
 def _history(inputs: Any, card: dict[str, Any]) -> list[Tensor]:
     import pandas as pd
 
-    from datamodules.tabular import read_table
+    from preprocessing.tables import read_table
 
     columns, lookback = list(card["columns"]), int(card["lookback"])
     frame = read_table(inputs) if isinstance(inputs, str | Path) else inputs

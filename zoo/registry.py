@@ -16,7 +16,7 @@ from typing import Any, Literal
 import torch
 from lightning.pytorch import LightningModule
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 
 __all__ = [
     "Modality",

@@ -35,7 +35,7 @@ from typing import Any
 import torch
 from lightning.pytorch import LightningModule
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 from zoo.registry import get_card
 
 __all__ = [
@@ -90,6 +90,7 @@ class Weights:
         return Path(self.url).name
 
 
+PREPROCESSING_KEYS = ("crop_size", "resize_size", "interpolation", "mean", "std")  # of an image entry
 _WEIGHTS: dict[str, dict[str, Weights]] = {}  # model name → tag → entry, in registration order
 _DEFAULT: dict[str, str] = {}
 
@@ -184,7 +185,7 @@ def _load_state(model_name: str, state: dict[str, torch.Tensor], weights: Weight
     rank_zero_info(f"{model_name}: converted {len(converted)} tensors from {weights.source} ({origin})")
     model.data_card = _card(weights, origin)
     # what the image datamodule reads to prepare training data as the weights were trained
-    model.preprocessing = {k: weights.preprocessing[k] for k in ("crop_size", "resize_size", "mean", "std")}
+    model.preprocessing = {k: weights.preprocessing[k] for k in PREPROCESSING_KEYS}
     if mismatched:  # a new head (num_classes=...)
         warnings.warn(f"re-initialised {len(mismatched)} tensor(s) whose shape changed: {mismatched}", stacklevel=3)
     if getattr(model, "num_classes", None) != len(weights.categories):  # the outputs are not those categories
@@ -201,8 +202,23 @@ def _load_hub_weights(model_name: str, weights: Weights, **overrides: Any) -> Li
     expected = get_card(model_name).cls
     if not isinstance(model, expected):
         raise UserError(f"{weights.url} holds a {type(model).__name__}, not a {model_name} ({expected.__name__})")
-    model.data_card = {"modality": "text", **weights.preprocessing, "weights": f"{weights.source}:{weights.tag}"}
+    if not model.data_card:  # the snapshot has no tokenizer files: the tokenizer by its Hub id (its own cache)
+        model.data_card = _hub_text_card(model, weights)
+    model.data_card["weights"] = f"{weights.source}:{weights.tag}"
     return model
+
+
+def _hub_text_card(model: LightningModule, weights: Weights) -> dict[str, Any]:
+    from preprocessing.text import text_card
+    from preprocessing.tokenizers import load_pretrained_tokenizer
+
+    name = weights.preprocessing["tokenizer"]
+    try:
+        tokenizer = load_pretrained_tokenizer(name)
+    except (OSError, ValueError) as err:  # offline and not cached: the weights still load; predict_raw will say so
+        warnings.warn(f"{weights.url}: tokenizer {name!r} unavailable ({err}); predict_raw needs it", stacklevel=4)
+        return {"modality": "text", **weights.preprocessing}
+    return text_card(tokenizer, model.accepts[0], int(model.max_seq_len))
 
 
 def load_weights(model_name: str, weights: Weights, **overrides: Any) -> LightningModule:
@@ -239,27 +255,28 @@ def _same(a: Any, b: Any) -> bool:
     return list(a) == list(b) if isinstance(a, listed) and isinstance(b, listed) else a == b
 
 
-def _preset_of(model: LightningModule) -> str:
-    """The registered preset with weights that ``model`` is built as: its class and architecture arguments."""
-    hparams = dict(model.hparams)
+def preset_of(cls: type, arguments: Mapping[str, Any]) -> str:
+    """The registered preset with weights that ``cls(**arguments)`` is: its class and architecture arguments."""
     for name in _WEIGHTS:
         card = get_card(name)
         architecture = {k: v for k, v in card.preset.items() if k not in _NOT_ARCHITECTURE}
-        if card.cls is type(model) and all(_same(hparams.get(k), v) for k, v in architecture.items()):
+        if card.cls is cls and all(_same(arguments.get(k), v) for k, v in architecture.items()):
             return name
-    with_weights = ", ".join(n for n in _WEIGHTS if get_card(n).cls is type(model)) or "none"
-    raise UserError(f"this {type(model).__name__} is no preset with official weights (its presets with weights: "
+    with_weights = ", ".join(n for n in _WEIGHTS if get_card(n).cls is cls) or "none"
+    raise UserError(f"this {cls.__name__} is no preset with official weights (its presets with weights: "
                     f"{with_weights}); drop pretrained, or build one of those")  # fmt: skip
 
 
-def weights_of(model: LightningModule, pretrained: str | bool) -> tuple[str, Weights, Path | None]:
+def weights_of(model: LightningModule | tuple[type, Mapping[str, Any]], pretrained: str | bool
+               ) -> tuple[str, Weights, Path | None]:  # fmt: skip
     """What ``pretrained`` names for ``model``: ``(preset name, weights entry, local file or None)``.
 
     Args:
+        model: the model, or ``(class, arguments)`` of one not built yet (the command line's config).
         pretrained: a tag of the preset's weights (``IMAGENET1K_V2``), ``true``/``DEFAULT`` for the
             default one, or a torchvision-format ``.pth`` file (its preprocessing: the default entry's).
     """
-    name = _preset_of(model)
+    name = preset_of(*model) if isinstance(model, tuple) else preset_of(type(model), dict(model.hparams))
     if pretrained is True or str(pretrained).lower() in ("true", "default"):
         return name, get_weights(name), None
     path = Path(str(pretrained))
@@ -363,7 +380,10 @@ _register_torchvision()
 # -- the Hugging Face entries ----------------------------------------------------------------------
 # The Hub's canonical repos of the checkpoints transformers' docs name "bert-base-uncased", "gpt2", "t5-small"
 # (the tags); licences as the model cards state them; parameter counts as the cards state them (rounded there).
-# sha256 is left empty: the cards publish no hash; pin one with load_pretrained("hf://org/repo#sha256=...").
+# Metrics as the sources print them: BERT-BASE's GLUE test row of Devlin et al. Table 1 (also the table of the
+# bert-base-uncased model card's history), GPT-2 117M's zero-shot row of Radford et al. Table 3; T5-small has none
+# here (the paper's per-size table was not checked, so nothing is entered). sha256 is left empty: the cards publish
+# no hash (the Hub verifies its own LFS files); pin one with load_pretrained("hf://org/repo#sha256=...").
 _BERT_GLUE = "Devlin et al. 2019, arXiv:1810.04805, Table 1 (BERT-BASE, GLUE test)"
 _GPT2_ZERO_SHOT = "Radford et al. 2019, Table 3 (117M, zero-shot perplexity)"
 _HUGGING_FACE: dict[str, Weights] = {

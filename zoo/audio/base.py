@@ -16,7 +16,7 @@ import torch
 from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 from zoo.layers.audio import AudioFrontend
 from zoo.tasks.base import require
 from zoo.tasks.classification import ClassificationTask, Classifier

@@ -16,7 +16,7 @@ from typing import Literal, Unpack
 
 from torch import Tensor, nn
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 from zoo.audio.base import AudioClassifier, AudioNet
 from zoo.layers.audio import AudioFrontend
 from zoo.registry import register_model

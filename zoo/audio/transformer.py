@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 from zoo.audio.base import AudioClassifier, AudioNet
 from zoo.layers.audio import AudioFrontend
 from zoo.layers.positional import LearnedPositionalEmbedding

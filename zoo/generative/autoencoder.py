@@ -17,7 +17,7 @@ from typing import Unpack
 
 from torch import Tensor, nn
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 from zoo.registry import register_model
 from zoo.tasks.autoencoder import VAE, Autoencoder, Likelihood
 from zoo.tasks.optim import OptimArgs

@@ -22,7 +22,7 @@ from typing import Unpack
 
 from torch import Tensor, nn
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 from zoo.generative.gan import GANNet
 from zoo.registry import register_model
 from zoo.tasks.generative import GAN

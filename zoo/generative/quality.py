@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchmetrics.image.fid import FrechetInceptionDistance
 
-from datamodules.image import to_channels
+from preprocessing.image import to_channels
 
 __all__ = ["ClassifierFeatures", "classifier_scores", "classify", "frechet_distance", "inception_fid"]
 

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 
 __all__ = ["AdditiveAttention", "AttentionPooling", "KVCache", "MultiHeadAttention", "padding_mask", "sdpa_mask"]
 

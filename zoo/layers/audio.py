@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 
 __all__ = ["AudioFrontend", "Representation", "SpecAugment", "dct_matrix", "mel_filterbank", "stft_sizes"]
 

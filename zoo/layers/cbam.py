@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 
 __all__ = ["CBAM", "ChannelAttention", "SpatialAttention"]
 

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 from zoo.layers.lstm import LSTM
 
 __all__ = ["Cell", "RecurrentEncoder", "make_rnn"]

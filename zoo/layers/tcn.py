@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import weight_norm as _weight_norm
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 
 __all__ = ["CausalConv1d", "TemporalBlock", "TemporalConvNet", "receptive_field"]
 

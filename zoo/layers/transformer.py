@@ -14,7 +14,7 @@ from typing import Literal
 
 from torch import Tensor, nn
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 from zoo.layers.attention import KVCache, MultiHeadAttention
 
 Norm = Literal["layernorm", "rmsnorm"]

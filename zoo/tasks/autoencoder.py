@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torchmetrics import MeanSquaredError
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 from zoo.tasks.base import batch_inputs, inference
 from zoo.tasks.generative import ImageGenerator, latent_path
 from zoo.tasks.optim import OptimArgs

@@ -18,7 +18,7 @@ from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor, nn
 from torchmetrics import MeanMetric, Metric
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 from zoo.tasks.optim import OptimArgs, build_optimizer, build_scheduler, resolve_optim
 from zoo.tasks.resume import resume_fit, resume_state, seed_per_rank
 
@@ -126,8 +126,14 @@ class ZooModule(LightningModule):
         if self._trainer is not None and self.trainer.state.fn == "fit":
             checkpoint["zoo"]["resume"] = resume_state(self.trainer, self.monitor)
 
+    def mark_pretrained_loaded(self) -> None:
+        """The weights are a trained state (a checkpoint, an export): a ``pretrained`` source must not load again."""
+        if hasattr(self, "_pretrained_loaded"):
+            self._pretrained_loaded = True
+
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.data_card = dict(checkpoint.get("zoo", {}).get("data_card", {}))
+        self.mark_pretrained_loaded()
         loops = checkpoint.get("loops", {}).get("fit_loop", {})
         self._resume = checkpoint.get("zoo", {}).get("resume"), loops.get("epoch_progress", {}).get("total", {})
 

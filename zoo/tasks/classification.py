@@ -17,7 +17,7 @@ from torch import Tensor
 from torchmetrics import MetricCollection
 from torchmetrics import classification as tmc
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 from zoo.tasks.base import ZooModule, batch_inputs, require
 from zoo.tasks.optim import OptimArgs
 
@@ -196,19 +196,50 @@ class ImageClassifier(Classifier):
 
     @property
     def preprocessing(self) -> dict[str, Any] | None:
-        """How inputs are prepared (``crop_size``, ``resize_size``, ``mean``, ``std``): the ``pretrained``
-        weights' (read from their entry, no download), else ``None`` (the data's own statistics)."""
+        """How inputs are prepared (``crop_size``, ``resize_size``, ``interpolation``, ``mean``, ``std``): the
+        ``pretrained`` weights' (read from their entry, no download), else ``None`` (the data's own statistics)."""
         if self._preprocessing is None and self.pretrained is not None:
             # resolved on first use: the family's architecture arguments are saved after this __init__
-            from zoo.weights import weights_of
+            from zoo.weights import PREPROCESSING_KEYS, weights_of
 
             prep = weights_of(self, self.pretrained)[1].preprocessing
-            self._preprocessing = {k: prep[k] for k in ("crop_size", "resize_size", "mean", "std")}
+            self._preprocessing = {k: prep[k] for k in PREPROCESSING_KEYS}
         return self._preprocessing
 
     @preprocessing.setter
     def preprocessing(self, value: dict[str, Any] | None) -> None:
         self._preprocessing = value
+
+    @classmethod
+    def pretrained_settings(
+        cls, pretrained: str, model_args: dict[str, Any], data_args: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any], str]:
+        """What fine-tuning from ``pretrained`` sets before the model and data are built (the command line).
+
+        The images are prepared as the weights were trained: the shorter side resized to their
+        ``resize_size`` with their interpolation, centre-cropped to their ``crop_size``, which
+        becomes the model's ``image_size`` (a recipe's smaller size is for its embedded data). A
+        ``data.image_size`` the user sets wins, and the model follows it.
+
+        Returns:
+            ``(model arguments, data arguments, the line that reports them)``.
+        """
+        from zoo.weights import weights_of
+
+        name, weights, path = weights_of((cls, model_args), pretrained)
+        if data_args.get("image_size") is not None:
+            size = data_args["image_size"]
+            return {"image_size": size}, {}, f"pretrained {name} weights: images at data.image_size={size} px"
+        prep = weights.preprocessing
+        crop, resize = prep["crop_size"], data_args.get("resize_size") or prep["resize_size"]
+        interpolation = data_args.get("interpolation") or prep["interpolation"]
+        report = (
+            f"pretrained {name} weights ({path.name + ', the preprocessing of ' if path else ''}{weights.tag}): "
+            f"images resized to {resize} px ({interpolation}), centre-"
+            f"cropped to {crop} and normalised as the weights were trained (--data.image_size N to change the size)"
+        )
+        data = {"image_size": crop, "resize_size": resize, "interpolation": interpolation}
+        return {"image_size": crop}, data, report
 
     def on_fit_start(self) -> None:
         super().on_fit_start()

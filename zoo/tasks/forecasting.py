@@ -31,7 +31,7 @@ from torch import Tensor
 from torchmetrics import MeanAbsoluteError, MeanSquaredError, MetricCollection, SymmetricMeanAbsolutePercentageError
 from torchmetrics.wrappers import MultioutputWrapper
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 from zoo.tasks.base import ZooModule, batch_inputs, require
 from zoo.tasks.optim import OptimArgs
 

@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 from torchmetrics.image.fid import FrechetInceptionDistance
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 from zoo.tasks.base import ZooModule, batch_inputs, inference, require
 from zoo.tasks.optim import OptimArgs, build_optimizer, build_scheduler
 

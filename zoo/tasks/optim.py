@@ -16,7 +16,7 @@ from typing import Any, Literal, TypedDict
 import torch
 from torch import nn
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 
 __all__ = [
     "OptimArgs",

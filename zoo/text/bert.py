@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 from zoo.layers.positional import LearnedPositionalEmbedding
 from zoo.layers.transformer import PostNormBlock, TransformerBlock, init_normal_
 from zoo.registry import register_model
@@ -184,13 +184,19 @@ class BertPretraining(MaskedLM):
 
 
 class BertClassifier(TextClassifier):
-    """BERT text classifier; start it from a :class:`BertPretraining` run with ``--init_from``.
+    """BERT text classifier; start it from published weights with ``pretrained``, or from a
+    :class:`BertPretraining` run with ``--init_from``.
 
     Args:
         dim, depth, num_heads, mlp_ratio, type_vocab_size, norm_first, norm_eps: the encoder (as the
             pretrained model's; see :class:`BertPretraining`).
         dropout: dropout in the encoder and before the head.
         pooling: ``mean`` over real tokens, or the ``first`` token (``[CLS]``, when the tokenizer adds it).
+        pretrained: a Hugging Face BERT checkpoint to fine-tune (see :func:`~zoo.text.hf_weights.hf_checkpoint`:
+            a model folder, ``hf://org/repo``, or ``bert-base-uncased``). On the command line the
+            architecture and the tokenizer come from it (:meth:`pretrained_settings`); the encoder and
+            pooler load when ``fit`` starts (not when it resumes), the head starts fresh, and both are
+            reported. A ``max_seq_len`` below the checkpoint's keeps its first positions.
     """
 
     def __init__(
@@ -210,6 +216,7 @@ class BertClassifier(TextClassifier):
         num_classes: int | None = None,
         task: ClassificationTask | None = None,
         label_smoothing: float = 0.0,
+        pretrained: str | None = None,
         **optim: Unpack[OptimArgs],
     ) -> None:
         super().__init__(vocab_size, max_seq_len, pad_token_id, num_classes, task, label_smoothing, **optim)
@@ -219,6 +226,62 @@ class BertClassifier(TextClassifier):
             norm_first, norm_eps,
         )
         self.net = BertClassifierNet(encoder, self.pad_token_id, self.num_outputs, dropout, pooling)
+        self.pretrained = pretrained
+        self._pretrained_loaded = pretrained is None  # nothing to load
+
+    @classmethod
+    def pretrained_settings(
+        cls, pretrained: str, model_args: dict[str, Any], data_args: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any], str]:
+        """The architecture of the checkpoint's ``config.json`` (a recipe's small encoder would not fit), and
+        its tokenizer for the data (the ids the embeddings were trained on), before either is built."""
+        import json
+
+        from zoo.text.hf_weights import hf_checkpoint
+
+        folder, tokenizer = hf_checkpoint(pretrained)
+        args = hf_bert_args(json.loads((folder / "config.json").read_text()))
+        positions = args["max_seq_len"]
+        length = data_args.get("max_seq_len") or positions
+        if length > positions:
+            raise UserError(f"data.max_seq_len={length}: the checkpoint {pretrained} has {positions} positions")
+        model = {**args, "max_seq_len": length, "pooling": "first"}  # [CLS] through the pooler, as BERT does
+        report = (
+            f"pretrained {pretrained}: a {args['depth']}-layer, {args['dim']}-wide BERT (its config.json), reading "
+            f"its own tokenizer ({tokenizer}), sequences up to {length} tokens"
+        )
+        lr = model_args.get("lr")
+        if lr is not None and lr > 1e-4:  # a from-scratch recipe's rate would wash the pretraining out
+            report += f"; note lr={lr} is a from-scratch rate: BERT is fine-tuned at 2e-5 to 5e-5 (--model.lr 3e-5)"
+        return model, {"backbone": tokenizer, "tokenizer": None}, report
+
+    def on_fit_start(self) -> None:
+        super().on_fit_start()
+        # here, not in setup: Lightning sets ckpt_path when it restores the checkpoint, after setup
+        if not self._pretrained_loaded and self.trainer.ckpt_path is None:
+            self.load_pretrained_weights()
+
+    def load_pretrained_weights(self) -> None:
+        """Load the ``pretrained`` checkpoint's encoder and pooler into ``net`` now; the head stays as built."""
+        from lightning.pytorch.utilities import rank_zero_info
+
+        from zoo.text.hf_weights import hf_checkpoint
+
+        folder, _ = hf_checkpoint(str(self.pretrained))
+        config, source = read_hf_folder(folder)
+        state = {k: v for k, v in hf_bert_state(source, config).items() if k.startswith(("encoder.", "pooler."))}
+        table, own = state["encoder.positions.table"], self.net.encoder.positions.table
+        if table.shape[0] > own.shape[0]:  # the first max_seq_len positions: the only ones the data reaches
+            state["encoder.positions.table"] = table[: own.shape[0]]
+        shapes = self.net.state_dict()
+        wrong = [f"{k} {tuple(v.shape)} (here {tuple(shapes[k].shape)})" for k, v in state.items()
+                 if k in shapes and shapes[k].shape != v.shape]  # fmt: skip
+        if wrong:
+            raise UserError(f"pretrained={self.pretrained} does not fit this BertClassifier: {', '.join(wrong)}")
+        missing = self.net.load_state_dict(state, strict=False).missing_keys
+        report_converted(len(state), config, folder, self)
+        rank_zero_info(f"new head for {self.num_classes} classes (initialised: {', '.join(missing)})")
+        self._pretrained_loaded = True
 
 # Hugging Face → zoo: (HF name after the optional "bert." prefix, zoo name under ``net``)
 _HF_RULES: list[tuple[str, str]] = [

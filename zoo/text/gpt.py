@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 from zoo.layers.attention import KVCache
 from zoo.layers.positional import LearnedPositionalEmbedding
 from zoo.layers.transformer import Activation, TransformerBlock, init_normal_
@@ -171,7 +171,7 @@ class GPT(CausalLM):
                 "this model has no tokenizer in its data card (train it through a text datamodule, or load a "
                 "checkpoint/export of such a run); call generate() with token ids instead"
             )
-        from datamodules.tokenizers import tokenizer_from_card
+        from preprocessing.tokenizers import tokenizer_from_card
 
         return tokenizer_from_card(self.data_card)
 

@@ -19,7 +19,7 @@ from typing import Any, Literal, Unpack
 import torch
 from torch import Tensor, nn
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 from zoo.registry import register_model
 from zoo.tasks import OptimArgs, TextClassifier
 from zoo.tasks.classification import ClassificationTask
@@ -52,7 +52,7 @@ class HFEncoderNet(nn.Module):
         super().__init__()
         from transformers import AutoConfig, AutoModel
 
-        from datamodules.tokenizers import resolve_pretrained
+        from preprocessing.tokenizers import resolve_pretrained
 
         backbone = resolve_pretrained(backbone)  # a packaged copy of the hub model, when one is installed
         try:

@@ -2,7 +2,7 @@
 
 A converter maps a transformers state dict onto a zoo network's own names exactly; a key it does
 not know, or one it needs and does not find, is the user's file not matching the architecture, so
-it is a :class:`~datamodules.errors.UserError` that names the keys.
+it is a :class:`~preprocessing.errors.UserError` that names the keys.
 
 A Hugging Face model folder (what ``save_pretrained`` writes) is ``config.json`` and the weights,
 ``model.safetensors`` or ``pytorch_model.bin``; :func:`read_hf_folder` reads both for every family.
@@ -18,9 +18,16 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 
-__all__ = ["check_state_keys", "config_value", "convert_hf_folder", "read_hf_folder", "report_converted"]
+__all__ = [
+    "check_state_keys",
+    "config_value",
+    "convert_hf_folder",
+    "hf_checkpoint",
+    "read_hf_folder",
+    "report_converted",
+]
 
 
 def _listed(keys: Collection[str], limit: int = 8) -> str:
@@ -94,3 +101,35 @@ def convert_hf_folder(
     model.net.load_state_dict(state)
     report_converted(len(state), config, path, model)
     return model
+
+
+def hf_checkpoint(source: str) -> tuple[Path, str]:
+    """``(local folder, tokenizer source)`` of a Hugging Face checkpoint to fine-tune from.
+
+    Args:
+        source: a folder with ``config.json`` (and its tokenizer files), ``hf://org/repo``, a Hub id that an
+            installed package ships (``sentence-transformers/all-MiniLM-L6-v2``), or the tag of a Hugging Face
+            entry of the weights registry (``bert-base-uncased``). Hub files come through ``huggingface_hub``'s
+            cache (offline: the cache, else an error naming where the files go); the tokenizer source is then
+            the repo id, which the tokenizer loads the same way.
+    """
+    from preprocessing.tokenizers import resolve_pretrained
+
+    local = Path(resolve_pretrained(source))
+    if local.is_dir():
+        if not (local / "config.json").is_file():
+            raise UserError(f"pretrained={source}: {local} has no config.json; give a Hugging Face model folder")
+        return local, str(local)
+    from zoo.weights import _WEIGHTS
+
+    tags = {w.tag: w.url for entries in _WEIGHTS.values() for w in entries.values() if w.url.startswith("hf://")}
+    url = source if source.startswith("hf://") else tags.get(source)
+    if url is None:
+        raise UserError(
+            f"pretrained={source!r}: no such folder, and not hf://org/repo or a weights tag ({', '.join(sorted(tags))})"
+        )
+    from zoo.hub import _fetch_hf_format
+
+    repo = url.removeprefix("hf://")
+    return _fetch_hf_format(repo, None), repo.partition("@")[0]
+

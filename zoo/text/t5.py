@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 from zoo.layers.attention import KVCache, sdpa_mask
 from zoo.layers.transformer import Activation, TransformerBlock
 from zoo.registry import register_model

@@ -14,7 +14,7 @@ from typing import Unpack
 
 from torch import Tensor, nn
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 from zoo.registry import register_model
 from zoo.tasks import OptimArgs
 from zoo.tasks.classification import ClassificationTask

@@ -21,7 +21,7 @@ from typing import Literal, Unpack
 import torch
 from torch import Tensor, nn
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 from zoo.layers.attention import AttentionPooling
 from zoo.layers.recurrent import make_rnn
 from zoo.registry import register_model

@@ -19,7 +19,7 @@ from typing import Unpack
 import torch
 from torch import Tensor, nn
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 from zoo.layers.attention import AdditiveAttention
 from zoo.registry import register_model
 from zoo.tasks import OptimArgs

@@ -16,7 +16,7 @@ from typing import Unpack
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 from zoo.layers.positional import SinusoidalPositionalEncoding
 from zoo.layers.transformer import TransformerBlock
 from zoo.registry import register_model

@@ -11,7 +11,7 @@ from typing import Literal, Unpack
 
 from torch import Tensor, nn
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 from zoo.registry import register_model
 from zoo.tasks import ImageClassifier, OptimArgs
 from zoo.tasks.classification import ClassificationTask

@@ -17,7 +17,7 @@ from typing import Literal, Unpack
 
 from torch import Tensor, nn
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 from zoo.convert import Source, build_meta, convert_state, source_shape
 from zoo.layers.conv import DepthwiseSeparable, InvertedResidual, conv_bn_act, make_divisible
 from zoo.registry import register_model

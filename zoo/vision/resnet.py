@@ -23,7 +23,7 @@ from typing import Any, Literal, Unpack
 
 from torch import Tensor, nn
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 from zoo.convert import rename
 from zoo.layers.cbam import CBAM
 from zoo.layers.dropblock import DropBlock2d, set_drop_prob

@@ -34,7 +34,7 @@ import torch
 from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor, nn
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 from zoo.registry import register_model
 from zoo.tasks import ImageClassifier, OptimArgs
 from zoo.tasks.classification import ClassificationTask
@@ -155,7 +155,7 @@ class PretrainedClassifier(ImageClassifier):
         self.save_hyperparameters()
         self.preprocessing = preprocessing
         self.net = TransferNet(backbone, self.num_outputs, dropout)
-        self._weights_loaded = weights is None and weights_file is None  # nothing to load
+        self._pretrained_loaded = weights is None and weights_file is None  # nothing to load
         self._frozen = False
         self._drop_backbone_grads = False  # the frozen backbone under DDP: see setup()
         if strategy == "feature_extraction" or (strategy == "freeze_then_unfreeze" and unfreeze_epoch > 0):
@@ -200,13 +200,13 @@ class PretrainedClassifier(ImageClassifier):
         else:
             return
         self.net.load_backbone(state)
-        self._weights_loaded = True
+        self._pretrained_loaded = True
         rank_zero_info(f"Loaded the {backbone} backbone from {source}")
 
     def on_fit_start(self) -> None:
         super().on_fit_start()
         # here, not in setup: Lightning sets ckpt_path when it restores the checkpoint, after setup
-        if not self._weights_loaded and self.trainer.ckpt_path is None:
+        if not self._pretrained_loaded and self.trainer.ckpt_path is None:
             self.load_backbone_weights()  # in place: the optimizer and DDP keep the same tensors
 
     def setup(self, stage: str) -> None:

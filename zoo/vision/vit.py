@@ -17,7 +17,7 @@ from typing import Unpack
 import torch
 from torch import Tensor, nn
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 from zoo.convert import Source, build_meta, convert_state, source_shape
 from zoo.layers.positional import LearnedPositionalEmbedding
 from zoo.layers.transformer import TransformerBlock

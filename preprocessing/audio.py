@@ -1,6 +1,6 @@
 """Audio files and clips: decoding (soundfile), resampling (soxr), and cutting batches of clips to
-a fixed length on any device. Used by :mod:`datamodules.audio`; labelled files are listed by
-:mod:`datamodules.files`.
+a fixed length on any device. Used by :mod:`datamodules.audio` to train and by a loaded model
+(:mod:`zoo.raw`) to predict on raw WAV files or arrays, so that both cut the same windows.
 """
 
 from __future__ import annotations
@@ -10,15 +10,11 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import Tensor
-from torch.utils.data import Dataset
 
-from datamodules.errors import UserError
-from datamodules.files import FileKind
+from preprocessing.errors import UserError
 
 __all__ = [
     "AUDIO_EXTENSIONS",
-    "AUDIO_FILES",
-    "AudioClips",
     "audio_info",
     "crop_or_pad",
     "decode_audio",
@@ -26,10 +22,11 @@ __all__ = [
     "pack",
     "resample",
     "resample_rows",
+    "stored_length",
 ]
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff")
-AUDIO_FILES = FileKind("audio", "audio files", AUDIO_EXTENSIONS, "<clip>.wav", "path", "an audio manifest")
+MAX_STORED = 4  # clips are kept up to this many times the model's window (room for random crops)
 
 
 # -- files --------------------------------------------------------------------------------------------
@@ -113,23 +110,13 @@ def crop_or_pad(waves: Tensor, lengths: Tensor, num_samples: int, random: bool) 
     return waves.gather(1, index.clamp(0, stored - 1)) * inside
 
 
-class AudioClips(Dataset):
-    """Audio files decoded on access (sets too large for memory): ``(wave (store,), length, label)``."""
-
-    def __init__(self, files: list[str], labels: list[int] | None, sample_rate: int, store: int) -> None:
-        self.files, self.labels, self.sample_rate, self.store = files, labels, sample_rate, store
-
-    def __len__(self) -> int:
-        return len(self.files)
-
-    def __getitem__(self, i: int) -> tuple[Tensor, ...]:
-        waves, lengths = pack([decode_audio(self.files[i], self.sample_rate)], self.store)
-        padded, length = waves[0], lengths[0]
-        return (padded, length) if self.labels is None else (padded, length, torch.tensor(self.labels[i]))
-
-
 def resample_rows(waves: np.ndarray, rate: int, target: int) -> np.ndarray:
     """``(N, T)`` equal-length clips from ``rate`` to ``target`` Hz (soxr, 64 clips per call as channels)."""
     if rate == target:
         return waves
     return np.concatenate([resample(waves[i : i + 64].T.copy(), rate, target).T for i in range(0, len(waves), 64)])
+
+
+def stored_length(longest: int, n: int) -> int:
+    """Samples kept per clip: the longest clip, at least the window ``n``, at most ``MAX_STORED`` windows."""
+    return max(n, min(longest, MAX_STORED * n))

@@ -17,11 +17,13 @@ labels; shaping interpolates gaps, resamples lengths and normalises.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import torch
 
-from datamodules.delimited import decode_text
-from datamodules.errors import UserError
+from preprocessing.delimited import decode_text
+from preprocessing.errors import UserError
 
 __all__ = [
     "SERIES_EXTENSIONS",
@@ -31,6 +33,7 @@ __all__ = [
     "read_series_file",
     "read_ts",
     "read_ucr_table",
+    "series_for_card",
     "to_array",
 ]
 
@@ -211,3 +214,11 @@ def normalise(x: np.ndarray, kind: str, mean: list[float], std: list[float]) -> 
     return x
 
 
+def series_for_card(series: list[np.ndarray], card: dict[str, Any], source: str) -> torch.Tensor:
+    """New series ``[(channels, length)]`` (NaN gaps allowed) → the card's model input ``(N, C, series_length)``."""
+    series = [clean(s, f"{source}, series {i + 1}") for i, s in enumerate(series)]
+    channels = {s.shape[0] for s in series}
+    if channels != {card["input_size"]}:
+        raise UserError(f"{source}: series with {sorted(channels)} variable(s); the model reads {card['input_size']}")
+    x = normalise(to_array(series, card["series_length"]), card["normalize"], card["mean"], card["std"])
+    return torch.from_numpy(x).float()

@@ -29,7 +29,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 
 __all__ = [
     "SPECIAL_TOKENS",
@@ -346,9 +346,18 @@ def build_tokenizer(
 def _zoo_card(path: Path) -> dict[str, Any] | None:
     """The tokenizer card of a zoo model (pretrained directory, its config.yaml, or a .ckpt), if ``path`` is one."""
     if path.suffix == ".ckpt" and path.is_file():
-        from zoo.pretrained import load_checkpoint
+        import pickle
 
-        card = load_checkpoint(path).get("zoo", {}).get("data_card", {})
+        import torch
+
+        try:  # a tokenizer never needs pickle: the card is plain data
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError:
+            raise UserError(
+                f"{path} needs pickle to load, so its tokenizer is not read from it; load the model with "
+                "zoo.load_pretrained(path, weights_only=False) if you trust the file, and use its tokenizer"
+            ) from None
+        card = checkpoint.get("zoo", {}).get("data_card", {})
     else:
         config = path / "config.yaml" if path.is_dir() else path
         if config.name != "config.yaml" or not config.is_file():

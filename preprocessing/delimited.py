@@ -14,7 +14,7 @@ import io
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from datamodules.errors import UserError
+from preprocessing.errors import UserError
 
 if TYPE_CHECKING:
     import pandas as pd
