@@ -87,6 +87,7 @@ def main() -> None:
     parser.add_argument("--sizes", nargs="+", type=int, default=[90, 900, 3600], help="series generated")
     parser.add_argument("--path", default=None, help="a UCR/UEA folder instead of the generated sizes")
     parser.add_argument("--no_longer", action="store_true", help="skip the ten times longer budget")
+    parser.add_argument("--no-record", action="store_true", help="leave benchmarks/results/ alone")
     args = parser.parse_args()
     logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
     logging.getLogger("lightning.fabric").setLevel(logging.ERROR)
@@ -107,8 +108,25 @@ def main() -> None:
     print()
     print(_table(rows))
     print()
-    for line in _bars(rows, [label for label, _ in datasets]):
+    bars = _bars(rows, [label for label, _ in datasets])
+    for line in bars:
         print(line)
+    if not args.no_record:
+        _record(rows, bars, args.path)
+
+
+def _record(rows: list, bars: list[str], path: str | None) -> None:
+    from benchmarks.record import Table, write_result
+
+    key = Path(path).name if path else "cbf"
+    title = (f"{key} (the archive's split)" if path else "Cylinder-bell-funnel at three sizes") + \
+        ", recipes as they are: test accuracy against 1-NN Euclidean on the same split"
+    columns = ["recipe", "data", "train", "budget", "steps", "batch", "test acc", "1-NN", "wall s"]
+    cells = [[f"`{recipe}.yaml`", label, train, budget, got["steps"], got["batch"], f"{got['acc']:.3f}",
+              f"{baseline:.3f}", f"{got['s']:.0f}"] for recipe, label, train, budget, got, baseline in rows]
+    table = Table(key, title, columns, cells, align=["l", "l", "r", "l", "r", "r", "r", "r", "r"])
+    table["recipe_column"] = 0
+    write_result("data_sizes", [table], keep_other_tables=True, note="; ".join(bars))
 
 
 def _row(recipe: str, label: str, train: int, budget: str, got: dict, baseline: float) -> str:
