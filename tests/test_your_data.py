@@ -48,15 +48,24 @@ def test_a_ucr_folder(tmp_path: Path, caplog) -> None:
     assert cli.model.hparams.series_length == 20
 
 
-def test_a_csv_table_with_a_target_column(tmp_path: Path, caplog) -> None:
+def _table(path: Path) -> Path:
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"rooms": rng.integers(1, 6, 60), "area": rng.normal(80, 20, 60),
                           "city": rng.choice(["a", "b"], 60)})  # fmt: skip
     frame["price"] = 1000 * frame["rooms"] + 10 * frame["area"] + rng.normal(0, 50, 60)
-    frame.to_csv(tmp_path / "my.csv", index=False)
-    cli = fit(tmp_path, "tabular/mlp_breast_cancer.yaml", f"--data.path={tmp_path / 'my.csv'}", "--data.target=price",
-              caplog=caplog)  # fmt: skip
-    assert cli.model.hparams.num_features == 4  # rooms, area and the two-valued city, one-hot
+    frame["kind"] = np.where(frame["price"] > frame["price"].median(), "dear", "cheap")
+    frame.to_csv(path, index=False)
+    return path
+
+
+# the features: rooms, area, each categorical one-hot (city, and kind for the regression), price for the classifier
+@pytest.mark.parametrize("recipe, target, task, features", [("tabular/mlp_breast_cancer.yaml", "kind", "binary", 5),
+                                                            ("tabular/mlp_diabetes.yaml", "price", "regression", 6)])
+def test_a_csv_table_with_a_target_column(tmp_path: Path, caplog, recipe: str, target: str, task: str,
+                                          features: int) -> None:  # fmt: skip
+    table = _table(tmp_path / "my.csv")
+    cli = fit(tmp_path, recipe, f"--data.path={table}", f"--data.target={target}", caplog=caplog)
+    assert cli.datamodule.task == task and cli.model.hparams.num_features == features
 
 
 def _images(root: Path) -> list[tuple[str, str]]:
