@@ -23,7 +23,7 @@ RECIPES = sorted(
 )
 FRAGMENTS = [*sorted(CONFIGS.glob("trainer/*.yaml")), *sorted(CONFIGS.glob("logger/*.yaml")),
              *sorted(CONFIGS.glob("budget/*.yaml"))]  # fmt: skip
-NEEDS_GPU = {"gpu.yaml"}
+NEEDS_GPU = {"gpu.yaml", "fsdp.yaml"}  # FSDP: Lightning refuses accelerator=cpu
 
 
 def _quick(tmp_path: Path) -> list[str]:

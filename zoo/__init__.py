@@ -9,6 +9,7 @@ Public API::
     model = zoo.create_model("resnet50", pretrained=True)  # torchvision's weights, converted (zoo.weights)
     zoo.list_weights("resnet50")                     # the named weights of a model
     model = zoo.load_pretrained("runs/.../pretrained")  # a save_pretrained directory or a .ckpt
+    zoo.export(model, "model.onnx")                  # ONNX with the preprocessing inside (zoo.export)
 
 Importing ``zoo`` registers every model (each area package imports its family modules).
 """
@@ -47,6 +48,7 @@ __all__ = [
     "load_checkpoint",
     "UntrustedCheckpointError",
     "UserError",
+    "export",
 ]
 
 
@@ -85,3 +87,10 @@ def create_model(name: str, pretrained: str | bool | None = None, **overrides: A
     if type(model) is not expected:
         raise UserError(f"{pretrained} holds a {type(model).__name__}, not a {name} ({expected.__name__})")
     return model
+
+
+def export(model: LightningModule, output: str | Path, format: str = "onnx", part: str | None = None) -> list[Path]:
+    """Write ``model`` for deployment (onnx, exported_program, torchscript): :func:`zoo.exporting.export`."""
+    from zoo.exporting import export as _export
+
+    return _export(model, output, format=format, part=part)  # type: ignore[arg-type]

@@ -4,6 +4,7 @@
     python -m zoo --modality image
     python -m zoo --pretrained    # only the models with official weights
     python -m zoo info resnet50   # the card of one model and its official weights
+    python -m zoo export runs/<run>/pretrained --format onnx --output model.onnx   # see docs/export.md
 """
 
 from __future__ import annotations
@@ -55,6 +56,27 @@ def model_report(name: str) -> str:
     return "\n".join(lines)
 
 
+def _export_parser(commands: argparse._SubParsersAction) -> None:
+    from zoo.exporting import FORMATS
+
+    export = commands.add_parser("export", help="a model for deployment: ONNX, torch.export, TorchScript")
+    export.add_argument("source", help="a save_pretrained directory, a .ckpt, or a registered name with weights")
+    export.add_argument("--format", choices=list(FORMATS), default="onnx")
+    export.add_argument("--output", required=True, help="the file to write (seq2seq: <stem>_encoder/_decoder)")
+    export.add_argument("--part", help="what to export of a model of several parts (a GAN: generator)")
+    export.add_argument("--weights_only", choices=["true", "false"], default="true",
+                        help="false: load a checkpoint that needs pickle (trusted files only)")  # fmt: skip
+
+
+def _export(args: argparse.Namespace) -> None:
+    from zoo.exporting import export
+    from zoo.exporting.source import load_source
+
+    model = load_source(args.source, weights_only=args.weights_only == "true")
+    for path in export(model, args.output, format=args.format, part=args.part):
+        print(path)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m zoo", description=__doc__.splitlines()[0])
     parser.add_argument("--modality", choices=["tabular", "image", "text", "audio", "timeseries"])
@@ -62,8 +84,14 @@ def main() -> None:
     commands = parser.add_subparsers(dest="command")
     commands.add_parser("list", help="the model table (the default)")
     commands.add_parser("info", help="one model's card and its weights").add_argument("name")
+    _export_parser(commands)
     args = parser.parse_args()
-    if args.command == "info":
+    if args.command == "export":
+        try:
+            _export(args)
+        except zoo.UserError as err:
+            parser.exit(2, f"error: {err}\n")
+    elif args.command == "info":
         try:
             print(model_report(args.name))
         except zoo.UserError as err:

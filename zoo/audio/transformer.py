@@ -84,7 +84,7 @@ class PatchTransformerBody(nn.Module):
             raise ValueError(f"expected {self.n_frames} frames (the positional table's size), got {x.shape[-1]}")
         x = F.pad(x, (0, self.pad))  # zeros = the training mean after normalisation
         tokens = self.embed(x[:, None]).flatten(2).transpose(1, 2)  # (B, 1, bands, frames) → (B, N, dim)
-        tokens = torch.cat([self.cls.expand(len(tokens), -1, -1), tokens], 1)  # (B, N + 1, dim)
+        tokens = torch.cat([self.cls.expand(tokens.shape[0], -1, -1), tokens], 1)  # (B, N + 1, dim)
         tokens = self.drop(self.pos(tokens))
         for block in self.blocks:
             tokens = block(tokens)

@@ -52,7 +52,8 @@ def sdpa_mask(
     if causal and (mask is not None or attn_bias is not None or t != s):
         # SDPA's is_causal aligns the triangle top-left and excludes a mask: fold causality in,
         # aligned bottom-right so that the last query sees every key (decoding with a cache)
-        tri = torch.ones(t, s, dtype=torch.bool, device=device).tril(s - t)
+        # (a comparison of positions, not ``tril``: it exports with symbolic t and s)
+        tri = torch.arange(s, device=device)[None, :] <= torch.arange(t, device=device)[:, None] + (s - t)  # (T, S)
         mask = tri if mask is None else mask & tri
         causal = False
     if attn_bias is not None:  # one float mask: the bias, -inf where the boolean mask forbids
@@ -119,6 +120,7 @@ class MultiHeadAttention(nn.Module):
         if dim % num_heads:
             raise UserError(f"dim={dim} is not divisible by num_heads={num_heads}")
         self.num_heads, self.head_dim, self.dropout, self.scale = num_heads, dim // num_heads, dropout, scale
+        self.export_friendly = False  # True (zoo.export): heads joined by concatenation, see forward
         self.q = nn.Linear(dim, dim, bias=bias)
         self.k = nn.Linear(context_dim or dim, dim, bias=bias)
         self.v = nn.Linear(context_dim or dim, dim, bias=bias)
@@ -170,6 +172,10 @@ class MultiHeadAttention(nn.Module):
             scale=self.scale,
         )  # (B, heads, T, head_dim)
         b = y.shape[0]
+        if self.export_friendly:
+            # the heads side by side without transpose + reshape, which export lowers to a view that the ONNX
+            # decomposition of the attention cannot take (T5's encoder); same values
+            return self.out(torch.cat(y.unbind(1), dim=-1))
         return self.out(y.transpose(1, 2).reshape(b, t, -1))
 
 

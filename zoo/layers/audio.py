@@ -17,7 +17,9 @@ with ``torch.stft`` wherever it runs (GPU included). The pieces:
   normalised features in training (set to 0, the training mean); time warping is left out.
 
 Features are computed in float32 even under mixed precision (the STFT and the dB scale need
-the range). Shapes: waveform ``(B, 1, T)``, spectrogram ``(B, n_fft/2+1, frames)``, log-mel
+the range). For export (:mod:`zoo.exporting`) ``export_friendly = True`` computes the same power
+spectrogram as a real-valued DFT (framing, window and two matrix products), since the complex
+``torch.stft`` does not export to ONNX. Shapes: waveform ``(B, 1, T)``, spectrogram ``(B, n_fft/2+1, frames)``, log-mel
 ``(B, n_mels, frames)``, MFCC ``(B, n_mfcc, frames)``, with ``frames = 1 + T // hop``.
 """
 
@@ -33,7 +35,10 @@ from torch import Tensor, nn
 
 from preprocessing.errors import UserError
 
-__all__ = ["AudioFrontend", "Representation", "SpecAugment", "dct_matrix", "mel_filterbank", "stft_sizes"]
+__all__ = [
+    "AudioFrontend", "Representation", "SpecAugment", "dct_matrix", "mel_filterbank", "real_power_spectrogram",
+    "stft_sizes",
+]  # fmt: skip
 
 Representation = Literal["waveform", "spectrogram", "logmel", "mfcc"]
 _AMIN = 1e-10  # power floor before the dB scale (as librosa's power_to_db)
@@ -62,6 +67,24 @@ def dct_matrix(n_mels: int, n_mfcc: int) -> Tensor:
 
     basis = dct(np.eye(n_mels), type=2, norm="ortho", axis=-1)  # row m: the DCT of the m-th unit vector
     return torch.from_numpy(np.ascontiguousarray(basis[:, :n_mfcc], dtype=np.float32))
+
+
+def real_power_spectrogram(x: Tensor, n_fft: int, hop_length: int, window: Tensor) -> Tensor:
+    """``|torch.stft(x, centred, reflect-padded)|²`` as ``(B, n_fft/2+1, frames)``, from real tensors only.
+
+    The frames (``unfold``) times the window (zero-padded to ``n_fft`` in the middle, as ``torch.stft``
+    does) are projected on the DFT's cosines and sines; power = re² + im². Same values as the complex
+    STFT up to float rounding, in operations every exporter knows.
+    """
+    x = torch.nn.functional.pad(x[:, None, :], (n_fft // 2, n_fft // 2), mode="reflect")[:, 0]
+    left = (n_fft - window.shape[0]) // 2
+    window = torch.nn.functional.pad(window, (left, n_fft - window.shape[0] - left))
+    frames = x.unfold(-1, n_fft, hop_length) * window  # (B, frames, n_fft)
+    n = torch.arange(n_fft, device=x.device, dtype=torch.float64)
+    k = torch.arange(n_fft // 2 + 1, device=x.device, dtype=torch.float64)
+    angle = 2 * math.pi * torch.outer(n, k) / n_fft  # (n_fft, n_fft/2+1), in float64 for exact phases
+    re, im = frames @ angle.cos().to(x.dtype), frames @ angle.sin().to(x.dtype)
+    return (re.pow(2) + im.pow(2)).transpose(1, 2)
 
 
 class SpecAugment(nn.Module):
@@ -152,6 +175,7 @@ class AudioFrontend(nn.Module):
         self.register_buffer("std", torch.ones(self.channels))
         self.register_buffer("fitted", torch.tensor(False))
         self.augment = SpecAugment(time_masks, time_width, freq_masks, freq_width)
+        self.export_friendly = False  # True: the real-valued DFT instead of the complex STFT (export)
 
     def num_frames(self, num_samples: int) -> int:
         """Frames of the features of a ``num_samples`` waveform (samples for ``waveform``)."""
@@ -169,10 +193,13 @@ class AudioFrontend(nn.Module):
             x = x.float()
             if self.representation == "waveform":
                 return x[:, None, :]
-            spec = torch.stft(
-                x, self.n_fft, self.hop_length, self.win_length, self.window,
-                center=True, pad_mode="reflect", return_complex=True,
-            ).abs().pow(2)  # (B, n_fft/2+1, frames) power
+            if self.export_friendly:
+                spec = real_power_spectrogram(x, self.n_fft, self.hop_length, self.window)
+            else:
+                spec = torch.stft(
+                    x, self.n_fft, self.hop_length, self.win_length, self.window,
+                    center=True, pad_mode="reflect", return_complex=True,
+                ).abs().pow(2)  # (B, n_fft/2+1, frames) power
             if self.mel is not None:
                 spec = torch.einsum("bft,fm->bmt", spec, self.mel)  # (B, n_mels, frames)
             db = 10 * torch.log10(spec.clamp_min(_AMIN))

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from torch import Tensor, nn
 from torchvision.ops import StochasticDepth
 
+from zoo.layers.checkpointing import Checkpointable
 from zoo.layers.se import SqueezeExcitation
 
 __all__ = ["DepthwiseSeparable", "InvertedResidual", "conv_bn_act", "make_divisible"]
@@ -49,7 +50,7 @@ def conv_bn_act(
     return nn.Sequential(*layers)
 
 
-class DepthwiseSeparable(nn.Sequential):
+class DepthwiseSeparable(Checkpointable, nn.Sequential):
     """Depthwise 3×3 (stride ``stride``) → pointwise 1×1, each with BatchNorm and ReLU."""
 
     def __init__(self, in_ch: int, out_ch: int, stride: int = 1) -> None:
@@ -59,7 +60,7 @@ class DepthwiseSeparable(nn.Sequential):
         )
 
 
-class InvertedResidual(nn.Module):
+class InvertedResidual(Checkpointable):
     """Expand → depthwise → (SE) → project; ``x + block(x)`` when stride is 1 and widths match.
 
     Args:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from zoo.layers.checkpointing import Checkpointable
+
 __all__ = ["DenseBlock", "DenseLayer", "Transition"]
 
 
@@ -31,7 +33,7 @@ class DenseLayer(nn.Module):
         return self.layers(x)
 
 
-class DenseBlock(nn.Module):
+class DenseBlock(Checkpointable):
     """``num_layers`` dense layers: ``(B, C, H, W) → (B, C + num_layers × growth_rate, H, W)``."""
 
     def __init__(self, in_ch: int, num_layers: int, growth_rate: int, bn_size: int = 4, dropout: float = 0.0) -> None:

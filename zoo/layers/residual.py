@@ -12,6 +12,7 @@ from functools import partial
 
 from torch import Tensor, nn
 
+from zoo.layers.checkpointing import Checkpointable
 from zoo.layers.conv import conv_bn_act
 
 __all__ = ["AttentionFactory", "BasicBlock", "Bottleneck", "conv_bn"]
@@ -24,7 +25,7 @@ def conv_bn(in_ch: int, out_ch: int, kernel: int, stride: int = 1, act: bool = T
     return conv_bn_act(in_ch, out_ch, kernel, stride, activation=partial(nn.ReLU, inplace=True) if act else None)
 
 
-class _Residual(nn.Module):
+class _Residual(Checkpointable):
     expansion = 1
 
     def __init__(self, in_ch: int, width: int, stride: int) -> None:

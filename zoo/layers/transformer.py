@@ -16,6 +16,7 @@ from torch import Tensor, nn
 
 from preprocessing.errors import UserError
 from zoo.layers.attention import KVCache, MultiHeadAttention
+from zoo.layers.checkpointing import Checkpointable
 
 Norm = Literal["layernorm", "rmsnorm"]
 # "gelu_tanh" is GELU's tanh approximation (Hendrycks & Gimpel 2016), Hugging Face's "gelu_new" of GPT-2
@@ -74,7 +75,7 @@ class MLP(nn.Sequential):
         )
 
 
-class TransformerBlock(nn.Module):
+class TransformerBlock(Checkpointable):
     """One pre-norm block.
 
     Args:

@@ -28,7 +28,7 @@ from typing import Any, Literal, Unpack
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 from torchmetrics import MeanSquaredError
 
 from preprocessing.errors import UserError
@@ -86,6 +86,9 @@ class AutoencoderBase(ImageGenerator):
             mean = torch.sigmoid(logits.float())
             nll = 0.5 * ((target - mean) / self.sigma) ** 2 + math.log(self.sigma * math.sqrt(2 * math.pi))
         return nll.flatten(1).sum(1)
+
+    def compiled_modules(self) -> list[nn.Module]:
+        return [self.net.encoder, self.net.decoder]  # the steps call the halves (the VAE samples between them)
 
     def decode(self, z: Tensor) -> Tensor:
         return torch.sigmoid(self.net.decoder(z))  # the likelihood's mean, in [0, 1]

@@ -21,6 +21,7 @@ from torchmetrics import MeanMetric, Metric
 from preprocessing.errors import UserError
 from zoo.tasks.optim import OptimArgs, build_optimizer, build_scheduler, resolve_optim
 from zoo.tasks.resume import resume_fit, resume_state, seed_per_rank
+from zoo.tasks.scale import DEFAULT_SCALE, apply_scale, resolve_scale
 
 __all__ = ["ZooModule", "batch_inputs", "require"]
 
@@ -81,7 +82,10 @@ class ZooModule(LightningModule):
 
     def __init__(self, **optim: Unpack[OptimArgs]) -> None:
         super().__init__()
-        self.optim = resolve_optim(dict(optim))
+        given = dict(optim)
+        self.run_options = resolve_scale({key: given.pop(key) for key in DEFAULT_SCALE if key in given})
+        self.optim = resolve_optim(given)
+        self._scaled = False  # configure_model has applied self.run_options
         self.data_card: dict[str, Any] = {}
         self._means = nn.ModuleDict()  # the evaluation means of log_mean, one per name, made on first use
 
@@ -143,6 +147,21 @@ class ZooModule(LightningModule):
         if self.trainer.ckpt_path is not None and epochs is not None:
             for line in resume_fit(self.trainer, state, epochs, self.total_steps()):
                 rank_zero_info(f"Resumed at epoch {self.current_epoch}, step {self.global_step}: {line}")
+
+    # -- how the network runs ------------------------------------------------------------------
+    def compiled_modules(self) -> list[nn.Module]:
+        """The modules ``compile=True`` compiles: ``self.net``; a task whose step calls parts of it
+        (a GAN's generator and discriminator) returns those."""
+        return [self.net]
+
+    def configure_model(self) -> None:
+        """Apply ``compile`` and ``activation_checkpointing`` to the network, once.
+
+        A ``Trainer`` calls this before fit, validate, test and predict; without one, call it yourself.
+        """
+        if not self._scaled:
+            apply_scale(type(self).__name__, self.run_options, self.net, self.compiled_modules())
+            self._scaled = True
 
     # -- optimisation ------------------------------------------------------------------------
     def param_groups(self) -> list[dict[str, Any]]:

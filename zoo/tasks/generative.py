@@ -217,6 +217,9 @@ class GAN(ImageGenerator):
         self.test_fd = FrechetInceptionDistance(feature=PixelFeatures(self.in_channels, features.size), normalize=True)
         self._eval_rng: torch.Generator | None = None
 
+    def compiled_modules(self) -> list[nn.Module]:
+        return [self.net.generator, self.net.discriminator]  # the steps call the players, not the net
+
     # -- the two players -----------------------------------------------------------------------
     def forward(self, x: Tensor) -> Tensor:
         """``(B,)`` discriminator logits that the data-space images ``x`` are real."""

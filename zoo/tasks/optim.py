@@ -11,12 +11,13 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Iterable
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal
 
 import torch
 from torch import nn
 
 from preprocessing.errors import UserError
+from zoo.tasks.scale import ScaleArgs
 
 __all__ = [
     "OptimArgs",
@@ -32,8 +33,9 @@ OptimizerName = Literal["adamw", "adam", "sgd"]
 SchedulerName = Literal["warmup_cosine", "cosine", "onecycle", "exponential", "plateau", "constant"]
 
 
-class OptimArgs(TypedDict, total=False):
-    """Optimisation hyperparameters shared by every model (defaults in ``DEFAULT_OPTIM``)."""
+class OptimArgs(ScaleArgs, total=False):
+    """Optimisation hyperparameters shared by every model (defaults in ``DEFAULT_OPTIM``), and the options
+    of how the network runs (:class:`~zoo.tasks.scale.ScaleArgs`: compile, activation checkpointing)."""
 
     optimizer: OptimizerName
     """``adamw`` (default), ``adam`` or ``sgd`` (with momentum)."""

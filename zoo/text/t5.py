@@ -276,6 +276,9 @@ class T5(Seq2Seq):
             mlp_ratio, dropout, num_buckets, max_distance, activation, bias, scaled_attention, norm_eps,
         )  # fmt: skip
 
+    def compiled_modules(self) -> list[nn.Module]:
+        return [self.net.encoder, self.net.decoder]  # the stacks; encode and decode are methods of the net
+
     def encode(self, src: Tensor) -> Tensor:
         return self.net.encode(src)
 

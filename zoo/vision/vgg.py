@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from preprocessing.errors import UserError
 from zoo.convert import rename
+from zoo.layers.checkpointing import StagedSequential
 from zoo.registry import register_model
 from zoo.tasks import ImageClassifier, OptimArgs
 from zoo.tasks.classification import ClassificationTask
@@ -54,6 +55,7 @@ class VGGNet(nn.Module):
         if image_size < 32:
             raise UserError(f"VGG halves the image five times: image_size must be >= 32, got {image_size}")
         layers: list[nn.Module] = []
+        ends: list[int] = []  # each stage ends with its max-pool (the unit of activation checkpointing)
         in_ch = in_channels
         for stage, convs in enumerate(CONFIGS[depth]):
             out_ch = width * 2 ** min(stage, 3)  # 64, 128, 256, 512, 512
@@ -62,7 +64,8 @@ class VGGNet(nn.Module):
                 layers += [nn.BatchNorm2d(out_ch), nn.ReLU(inplace=True)] if batch_norm else [nn.ReLU(inplace=True)]
                 in_ch = out_ch
             layers.append(nn.MaxPool2d(2))
-        self.features = nn.Sequential(*layers)
+            ends.append(len(layers))
+        self.features = StagedSequential(*layers, ends=tuple(ends))  # torchvision's names: features.0.weight
         grid = min(image_size // 32, 7)
         self.pool = nn.AdaptiveAvgPool2d(grid)
         self.classifier = nn.Sequential(
