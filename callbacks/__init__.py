@@ -1,6 +1,7 @@
 """Callbacks the curriculum and the users need."""
 
 from callbacks.audio_media import AudioSamples
+from callbacks.budget import TrainingBudget
 from callbacks.checkpoints import AtomicCheckpointIO, ZooCheckpoint, find_last_checkpoint
 from callbacks.classification_media import PredictionGrid
 from callbacks.confusion import ConfusionMatrix
@@ -8,6 +9,7 @@ from callbacks.ema import EMA
 from callbacks.epoch_lines import EpochLines
 from callbacks.export import ExportBest
 from callbacks.forecast_media import ForecastPlots
+from callbacks.health import TrainingHealth, TrainingWarning
 from callbacks.monitoring import GradientMonitor, GradScalerMonitor, NonFiniteGuard, NonFiniteLossError
 from callbacks.performance import ChannelsLast, MatmulPrecision
 from callbacks.predictions import PredictionWriter
@@ -40,6 +42,9 @@ __all__ = [
     "SampleGrids",
     "StopOnSignal",
     "TranslationSamples",
+    "TrainingBudget",
+    "TrainingHealth",
+    "TrainingWarning",
     "ZooCheckpoint",
     "ZooProgressBar",
     "find_last_checkpoint",

@@ -1,7 +1,8 @@
 """Checkpoints you can trust: ``last.ckpt`` is always the latest state, and every write is atomic.
 
 - :class:`ZooCheckpoint` keeps the best checkpoint by the model's monitored metric (``best-*.ckpt``, as
-  Lightning's ``ModelCheckpoint``) and writes ``last.ckpt`` at the end of *every* epoch, whatever the
+  Lightning's ``ModelCheckpoint``) and writes ``last.ckpt`` at the end of *every* epoch (of the first epoch
+  to end after each validation interval, when validation runs by steps, and of the last), whatever the
   metric does (Lightning's ``save_last`` only copies a checkpoint that was saved anyway, so a run whose
   metric stopped improving kept a stale ``last.ckpt``), and on request (:class:`~callbacks.StopOnSignal`).
 - :class:`AtomicCheckpointIO` writes a temporary file in the same folder, fsyncs it and renames it over
@@ -62,13 +63,23 @@ class ZooCheckpoint(ModelCheckpoint):
 
     def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         super().on_train_epoch_end(trainer, pl_module)  # the best, when it is judged at the epoch's end
-        if not trainer.fast_dev_run and not trainer.sanity_checking:
+        if not trainer.fast_dev_run and not trainer.sanity_checking and self._last_due(trainer):
             self.write_last(trainer)
+
+    def _last_due(self, trainer: Trainer) -> bool:
+        # validation by steps (a training budget): an epoch of a small set is a few steps, and a checkpoint
+        # at each of their ends would cost more than the training; at most one per validation interval then
+        if trainer.check_val_every_n_epoch is not None or not isinstance(trainer.val_check_batch, int):
+            return True
+        written = getattr(self, "_last_step", None)
+        ending = trainer.should_stop or trainer.global_step >= trainer.max_steps != -1
+        return ending or written is None or trainer.global_step - written >= trainer.val_check_batch
 
     def write_last(self, trainer: Trainer) -> str:
         """Write ``last.ckpt`` (the whole state of the fit, as of now) and return its path."""
         path = os.path.join(self.dirpath, LAST)
         self.last_model_path = path  # before saving: it is part of the saved state
+        self._last_step = trainer.global_step
         trainer.save_checkpoint(path, weights_only=False)
         return path
 

@@ -102,6 +102,7 @@ class AudioDataModule(ZooDataModule):
     """
 
     modality = "audio"
+    sample_noun = "clips"
 
     def __init__(
         self,
@@ -113,7 +114,7 @@ class AudioDataModule(ZooDataModule):
         in_memory: bool | None = None,
         on_bad_file: Literal["error", "skip"] = "error",
         predict_path: str | None = None,
-        batch_size: int = 64,
+        batch_size: int | None = None,
         num_workers: int = 0,
         val_fraction: float = 0.1,
         test_fraction: float = 0.2,

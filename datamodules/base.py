@@ -26,6 +26,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from preprocessing.errors import UserError
 
 __all__ = [
+    "DEFAULT_BATCH_SIZE",
     "ZooDataModule",
     "EpochLoader",
     "EpochSampler",
@@ -35,6 +36,9 @@ __all__ = [
     "natural_key",
     "split_indices",
 ]
+
+
+DEFAULT_BATCH_SIZE = 64  # without a batch size from the user or a training budget
 
 
 def natural_key(label: str) -> tuple[int, float | str]:
@@ -218,7 +222,8 @@ class ZooDataModule(LightningDataModule):
     """Shared behaviour of the zoo's DataModules.
 
     Args:
-        batch_size: samples per batch (per process under DDP).
+        batch_size: samples per batch (per process under DDP); ``None``: the training budget's choice in
+            ``fit`` (the recipe's ``budget.batch_size``, capped for small sets, see :mod:`zoo.budget`), else 64.
         num_workers: loader worker processes for file-backed data (in-memory data needs none).
         val_fraction: share of the data held out for validation, when the source has no split.
         test_fraction: share held out for testing, when the source has no test split.
@@ -226,17 +231,19 @@ class ZooDataModule(LightningDataModule):
     """
 
     modality: ClassVar[str] = ""
+    sample_noun: ClassVar[str] = "samples"  # what one training sample is, in the printed budget ("series")
 
     def __init__(
         self,
-        batch_size: int = 64,
+        batch_size: int | None = None,
         num_workers: int = 0,
         val_fraction: float = 0.1,
         test_fraction: float = 0.2,
         seed: int = 0,
     ) -> None:
         super().__init__()
-        self.batch_size = batch_size
+        self.batch_size = DEFAULT_BATCH_SIZE if batch_size is None else batch_size
+        self.batch_size_given = batch_size is not None  # else the training budget may choose it
         self.num_workers = num_workers
         self.val_fraction = val_fraction
         self.test_fraction = test_fraction
@@ -276,6 +283,10 @@ class ZooDataModule(LightningDataModule):
         # Lightning warns that a mid-epoch checkpoint cannot place a loader without state_dict(); the zoo's
         # loaders are placed from this position instead (``_resumed``), so for them the warning is wrong
         warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before the epoch")
+
+    def train_size(self) -> int:
+        """Samples in the training split (after ``setup("fit")``): what the training budget is planned over."""
+        return self._len(self._split("train"))
 
     # -- the data order of a resumed run ------------------------------------------------------
     def _position(self) -> dict[str, int] | None:

@@ -132,6 +132,7 @@ class ImageDataModule(ZooDataModule):
     """
 
     modality = "image"
+    sample_noun = "images"
 
     def __init__(
         self,
@@ -149,7 +150,7 @@ class ImageDataModule(ZooDataModule):
         on_device: bool | None = None,
         on_bad_file: Literal["error", "skip"] = "error",
         predict_path: str | None = None,
-        batch_size: int = 64,
+        batch_size: int | None = None,
         num_workers: int = 0,
         val_fraction: float = 0.1,
         test_fraction: float = 0.2,

@@ -97,6 +97,7 @@ class TabularDataModule(ZooDataModule):
     """
 
     modality = "tabular"
+    sample_noun = "rows"
 
     def __init__(
         self,
@@ -109,7 +110,7 @@ class TabularDataModule(ZooDataModule):
         scaler: Scaler = "zscore",
         predict_path: str | None = None,
         encoding: str = "utf-8",
-        batch_size: int = 64,
+        batch_size: int | None = None,
         num_workers: int = 0,
         val_fraction: float = 0.1,
         test_fraction: float = 0.2,

@@ -104,7 +104,7 @@ class TextClassificationDataModule(TextDataModule):
         bucket: bool = True,
         predict_path: str | None = None,
         encoding: str = "utf-8",
-        batch_size: int = 64,
+        batch_size: int | None = None,
         num_workers: int = 0,
         val_fraction: float = 0.1,
         test_fraction: float = 0.2,

@@ -34,6 +34,7 @@ class TextDataModule(ZooDataModule):
     """What the text DataModules share: the tokenizer arguments, the card, padded-token loaders."""
 
     modality = "text"
+    sample_noun = "texts"
     default_tokenizer = "word"
 
     def __init__(
@@ -44,7 +45,7 @@ class TextDataModule(ZooDataModule):
         min_freq: int,
         lowercase: bool,
         max_seq_len: int | None,
-        batch_size: int,
+        batch_size: int | None,
         num_workers: int,
         val_fraction: float,
         test_fraction: float,

@@ -52,6 +52,7 @@ class LanguageModelDataModule(TextDataModule):
     """
 
     default_tokenizer = "char"
+    sample_noun = "windows"
 
     def __init__(
         self,
@@ -70,7 +71,7 @@ class LanguageModelDataModule(TextDataModule):
         windows_per_epoch: int | None = None,
         predict_path: str | None = None,
         encoding: str = "utf-8",
-        batch_size: int = 64,
+        batch_size: int | None = None,
         num_workers: int = 0,
         val_fraction: float = 0.05,
         test_fraction: float = 0.05,
@@ -168,10 +169,14 @@ class LanguageModelDataModule(TextDataModule):
             "task": self.task,
         }
 
+    def train_size(self) -> int:
+        """Windows in a training epoch: ``windows_per_epoch``, else as many as the training text holds."""
+        return self.windows_per_epoch or max(1, len(self._split("train")[0]) // self.max_seq_len)
+
     def train_dataloader(self) -> Any:
         stream = self._split("train")[0]
         rank, world = self._dist()
-        windows = self.windows_per_epoch or max(1, len(stream) // self.max_seq_len)
+        windows = self.train_size()
         return self._resumed(
             WindowLoader(
                 stream, self.max_seq_len, self.batch_size, windows, self.objective == "causal", self.seed, rank, world

@@ -50,6 +50,7 @@ class Seq2SeqDataModule(TextDataModule):
     """
 
     default_tokenizer = "char"
+    sample_noun = "pairs"
 
     def __init__(
         self,
@@ -70,7 +71,7 @@ class Seq2SeqDataModule(TextDataModule):
         bucket: bool = True,
         predict_path: str | None = None,
         encoding: str = "utf-8",
-        batch_size: int = 64,
+        batch_size: int | None = None,
         num_workers: int = 0,
         val_fraction: float = 0.1,
         test_fraction: float = 0.1,

@@ -190,6 +190,7 @@ class ForecastingDataModule(ZooDataModule):
     """
 
     modality = "timeseries"
+    sample_noun = "windows"
 
     def __init__(
         self,
@@ -207,7 +208,7 @@ class ForecastingDataModule(ZooDataModule):
         predict_path: str | None = None,
         predict_origins: PredictOrigins = "last",
         encoding: str = "utf-8",
-        batch_size: int = 64,
+        batch_size: int | None = None,
         num_workers: int = 0,
         val_fraction: float = 0.1,
         test_fraction: float = 0.2,

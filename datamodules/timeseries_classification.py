@@ -79,6 +79,7 @@ class SeriesClassificationDataModule(ZooDataModule):
     """
 
     modality = "timeseries"
+    sample_noun = "series"
 
     def __init__(
         self,
@@ -89,7 +90,7 @@ class SeriesClassificationDataModule(ZooDataModule):
         series_length: int | None = None,
         normalize: Literal["series", "dataset", "none"] = "series",
         predict_path: str | None = None,
-        batch_size: int = 64,
+        batch_size: int | None = None,
         num_workers: int = 0,
         val_fraction: float = 0.1,
         test_fraction: float = 0.2,

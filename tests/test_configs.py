@@ -1,7 +1,8 @@
 """Every YAML in configs/ goes through ``cli_main``: recipes fit with ``fast_dev_run``, fragments compose.
 
 Recipes (configs/quickstart.yaml and configs/<area>/*.yaml) must run as they are on a machine
-without a network: they default to embedded data. Trainer and logger fragments are composed with
+without a network: they default to embedded data, and state a training budget (``budget:``, not epochs
+fitted to the embedded set). Trainer, logger and budget fragments are composed with
 the quickstart recipe (``--config recipe --config fragment``), as the README shows.
 """
 
@@ -18,9 +19,10 @@ from zoo.cli import cli_main
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 RECIPES = sorted(
     [CONFIGS / "quickstart.yaml"]
-    + [p for p in CONFIGS.glob("*/*.yaml") if p.parent.name not in ("trainer", "logger")]
+    + [p for p in CONFIGS.glob("*/*.yaml") if p.parent.name not in ("trainer", "logger", "budget")]
 )
-FRAGMENTS = sorted(CONFIGS.glob("trainer/*.yaml")) + sorted(CONFIGS.glob("logger/*.yaml"))
+FRAGMENTS = [*sorted(CONFIGS.glob("trainer/*.yaml")), *sorted(CONFIGS.glob("logger/*.yaml")),
+             *sorted(CONFIGS.glob("budget/*.yaml"))]  # fmt: skip
 NEEDS_GPU = {"gpu.yaml", "fsdp.yaml"}  # FSDP: Lightning refuses accelerator=cpu
 
 
@@ -43,6 +45,17 @@ def _id(path: Path) -> str:
 def test_every_area_has_recipes() -> None:
     assert (CONFIGS / "quickstart.yaml").is_file()
     assert RECIPES and FRAGMENTS
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=_id)
+def test_recipe_states_a_budget_not_epochs(recipe: Path) -> None:
+    import yaml
+
+    config = yaml.safe_load(recipe.read_text())
+    trainer = config.get("trainer") or {}
+    assert "max_epochs" not in trainer and "max_steps" not in trainer, "the budget decides the length"
+    assert "batch_size" not in ((config.get("data") or {}).get("init_args") or {}), "budget.batch_size, capped"
+    assert config["budget"]["epochs"] > 0
 
 
 @pytest.mark.parametrize("recipe", RECIPES, ids=_id)

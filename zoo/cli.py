@@ -6,6 +6,10 @@ What it adds to Lightning's CLI:
   datamodule knows are filled from it unless the config sets them; a value set on both sides that
   disagrees is an error naming both. Arguments the datamodule can adapt to (``image_size``,
   ``in_channels`` ...) flow the other way when only the model sets them: the data resizes.
+- **A training budget that fits the data.** ``fit`` plans its batch size, length, validation cadence and
+  early stopping from the training split's size and the recipe's ``budget:`` section (:mod:`zoo.budget`),
+  prints the plan, warns when the run is not learning (:mod:`callbacks.health`) and ends with a summary of
+  the best checkpoint, its test metrics and where it is (:mod:`callbacks.summary`).
 - **Checkpoints by the task's metric.** ``fit`` keeps the best checkpoint (by the model's
   ``monitor``, e.g. ``val/acc``) and the last one, and exports the best as a pretrained directory.
 - **Safe loading.** ``--ckpt_path`` files load with ``weights_only=True``; a pickle checkpoint is
@@ -25,18 +29,20 @@ from __future__ import annotations
 import inspect
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import torch
 from jsonargparse import Namespace
 from lightning.pytorch import Trainer
-from lightning.pytorch.callbacks import BasePredictionWriter, Callback, ModelCheckpoint, ProgressBar
+from lightning.pytorch.callbacks import BasePredictionWriter, Callback, EarlyStopping, ModelCheckpoint, ProgressBar
 from lightning.pytorch.cli import LightningCLI, SaveConfigCallback, instantiate_class
 from lightning.pytorch.plugins.io import CheckpointIO
 
 from datamodules.base import ZooDataModule
 from preprocessing.errors import UserError
+from zoo.budget import Budget
 from zoo.pretrained import load_checkpoint
 from zoo.run_identity import run_identity
 from zoo.tasks.base import ZooModule
@@ -323,6 +329,7 @@ class ZooCLI(LightningCLI):
         )
 
     def add_arguments_to_parser(self, parser: Any) -> None:
+        parser.add_class_arguments(Budget, "budget", instantiate=False, sub_configs=True)
         parser.add_argument(
             "--test_after_fit", type=bool, default=False, help="after fit, test the best checkpoint (fit only)"
         )
@@ -335,6 +342,7 @@ class ZooCLI(LightningCLI):
         )
 
     def before_fit(self) -> None:
+        self._fit_started = time.perf_counter()
         source = self._get(self.config, "init_from")
         if source:
             from lightning.pytorch.utilities import rank_zero_info
@@ -351,9 +359,21 @@ class ZooCLI(LightningCLI):
             )
 
     def after_fit(self) -> None:
+        from callbacks.summary import fit_facts, fit_summary
+
+        facts = fit_facts(self.trainer)  # before a test restores the best checkpoint's callback states
+        tested = None
         if self._get(self.config, "test_after_fit"):
             best = getattr(self.trainer.checkpoint_callback, "best_model_path", "")
-            self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=best or None, weights_only=True)
+            results = self.trainer.test(
+                self.model, datamodule=self.datamodule, ckpt_path=best or None, weights_only=True
+            )
+            tested = results[0] if results else None
+        if not self.trainer.fast_dev_run:
+            from lightning.pytorch.utilities import rank_zero_info
+
+            wall = time.perf_counter() - getattr(self, "_fit_started", time.perf_counter())
+            rank_zero_info(fit_summary(facts, tested, wall))
 
     # -- predict from a checkpoint or an export alone ---------------------------------------------
     def parse_arguments(self, parser: Any, args: Any) -> None:
@@ -550,10 +570,32 @@ class ZooCLI(LightningCLI):
             extra.append(PredictionWriter())
         return extra
 
+    def _budget_callbacks(self, given: list[Callback], config: dict[str, Any]) -> list[Callback]:
+        """``fit``: the budget (planned at setup, so first), its early stopping, and the health warnings."""
+        if self.subcommand != "fit" or config.get("fast_dev_run"):
+            return []
+        from callbacks import TrainingBudget, TrainingHealth
+
+        budget = Budget(**self._get(self.config, "budget").as_dict())
+        max_steps = config.get("max_steps")
+        max_steps = None if max_steps in (None, -1) else max_steps
+        val_given = config.get("val_check_interval") is not None or config.get("check_val_every_n_epoch", 1) != 1
+        extra: list[Callback] = [TrainingBudget(budget, config.get("max_epochs"), max_steps, val_given)]
+        user_length = max_steps is not None or config.get("max_epochs") is not None
+        if budget.stops_early(user_length) and not any(isinstance(c, EarlyStopping) for c in given):
+            # patience is the budget's, in validations, set once the plan is known (TrainingBudget.setup)
+            extra.append(EarlyStopping(monitor=self.model.monitor, mode=self.model.monitor_mode, patience=1))
+        if not any(isinstance(c, TrainingHealth) for c in given):
+            extra.append(TrainingHealth())
+        return extra
+
     def _instantiate_trainer(self, config: dict[str, Any], callbacks: list[Callback]) -> Trainer:
         given = config.get("callbacks") or []
         given = given if isinstance(given, list) else [given]
-        callbacks = [*callbacks, *self._default_callbacks([*given, *callbacks], config)]
+        planned = self._budget_callbacks([*given, *callbacks], config)
+        if planned and config.get("max_epochs") is None and config.get("max_steps") in (None, -1):
+            config = {**config, "max_epochs": -1}  # the budget sets max_steps once it knows the data
+        callbacks = [*planned, *callbacks, *self._default_callbacks([*given, *callbacks], config)]
         config = dict(config)
         plugins = config.get("plugins") or []
         plugins = list(plugins) if isinstance(plugins, list) else [plugins]

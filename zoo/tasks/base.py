@@ -78,6 +78,8 @@ class ZooModule(LightningModule):
     accepts: ClassVar[tuple[str, ...]] = ()
     monitor: str = "val/loss"
     monitor_mode: str = "min"
+    # optimizer steps per training batch (Lightning's global_step counts each): 2 for a GAN's two players
+    optimizer_steps_per_batch: ClassVar[int] = 1
 
     def __init__(self, **optim: Unpack[OptimArgs]) -> None:
         super().__init__()
@@ -175,9 +177,16 @@ class ZooModule(LightningModule):
         return [{"params": [p for p in self.parameters() if p.requires_grad]}]
 
     def total_steps(self) -> int:
-        """The optimizer steps of this fit (for schedules); 10,000 when the fit has no end (``max_epochs=-1``)."""
-        total = self.trainer.estimated_stepping_batches if self._trainer is not None else 1
-        return int(total) if total != float("inf") else 10_000
+        """The training steps of this fit (for schedules, which step once a batch); 10,000 when the fit has no
+        end (``max_epochs=-1``)."""
+        if self._trainer is None:
+            return 1
+        total = self.trainer.estimated_stepping_batches
+        if total == float("inf"):
+            return 10_000
+        if total == self.trainer.max_steps:  # bounded by max_steps, which counts every optimizer's steps
+            total = -(-total // self.optimizer_steps_per_batch)
+        return int(total)
 
     def configure_optimizers(self) -> Any:
         optimizer = build_optimizer(self.param_groups(), self.optim)

@@ -3,7 +3,8 @@
 Losses: binary and multilabel use ``BCEWithLogits`` on logits (one logit per label), multiclass
 uses cross-entropy. Metrics (``val/acc``, ``test/f1`` ...): accuracy, macro precision, recall, F1
 and AUROC; multilabel adds the Hamming loss and subset accuracy (exact match). The test stage
-also accumulates the confusion matrix (``self.confusion_matrix`` after ``trainer.test``). Training
+also accumulates the confusion matrix (``self.confusion_matrix`` after ``trainer.test``); each validation
+keeps its confusion matrix too (``self.val_confusion``: a collapse to one class shows there). Training
 batches log the loss and the accuracy only (``train/acc_epoch``), summed on the device: the costly
 metrics are the evaluation's.
 """
@@ -100,6 +101,9 @@ class Classifier(ZooModule):
         else:
             self.test_confmat = tmc.MulticlassConfusionMatrix(num_classes=self.num_classes)
         self.confusion_matrix: Tensor | None = None
+        # the confusion matrix of the last validation; multilabel predicts sets of labels, not one class
+        self.val_confmat = self.test_confmat.clone() if self.task != "multilabel" else None
+        self.val_confusion: Tensor | None = None
 
     @property
     def num_outputs(self) -> int:
@@ -144,7 +148,14 @@ class Classifier(ZooModule):
         self.log_epoch_metric(None, metrics)
         if stage == "test":
             self.test_confmat.update(probs, target)
+        elif stage == "val" and self.val_confmat is not None:
+            self.val_confmat.update(probs, target)
         return loss
+
+    def on_validation_epoch_end(self) -> None:
+        if self.val_confmat is not None and self.val_confmat.update_count:
+            self.val_confusion = self.val_confmat.compute().cpu()  # (C, C) or (2, 2): rows true, columns predicted
+            self.val_confmat.reset()
 
     def on_test_epoch_end(self) -> None:
         self.confusion_matrix = self.test_confmat.compute().cpu()

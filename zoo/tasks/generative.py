@@ -197,6 +197,7 @@ class GAN(ImageGenerator):
 
     monitor = "val/fd"
     monitor_mode = "min"
+    optimizer_steps_per_batch = 2  # D, then G
 
     def __init__(
         self,

@@ -6,8 +6,12 @@
   all ``horizon × num_targets`` outputs at once, so errors do not compound step by step as in
   recursive one-step forecasting (Taieb et al. 2012, "A review and comparison of strategies for
   multi-step ahead time series forecasting", Expert Systems with Applications 39(8)).
-- The classifier reads a series step by step and pools its hidden states: the last state, their
-  mean, or attention pooling (Yang et al. 2016, "Hierarchical Attention Networks").
+- The classifier reads a series in patches of ``patch_size`` steps (one recurrent step per patch, as
+  SegRNN, Lin et al. 2023, arXiv:2308.11200, and PatchTST, Nie et al. 2023, arXiv:2211.14730, cut series
+  into segments) and pools its layer-normalised hidden states: the last state, their mean, mean and max
+  together, or attention pooling (Yang et al. 2016, "Hierarchical Attention Networks"). Step by step over a
+  series of hundreds of points, an LSTM trained on a few dozen series learns one class and stays there;
+  over a few dozen patches it learns (``benchmarks/data_sizes.py``).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from zoo.timeseries.base import SeriesClassifier
 __all__ = ["Cell", "Pooling", "RNNForecaster", "RNNForecasterNet", "RNNSeriesClassifier", "RNNSeriesNet"]
 
 Cell = Literal["lstm", "gru"]
-Pooling = Literal["last", "mean", "attention"]
+Pooling = Literal["last", "mean", "mean_max", "attention"]
 
 
 
@@ -89,7 +93,8 @@ class RNNForecaster(Forecaster):
 
 
 class RNNSeriesNet(nn.Module):
-    """``(B, input_size, T) → (B, num_outputs)``: a (bidirectional) recurrent encoder, pooled over time."""
+    """``(B, input_size, T) → (B, num_outputs)``: a (bidirectional) recurrent encoder over patches of
+    ``patch_size`` steps (the last one zero-padded), layer-normalised and pooled over time."""
 
     def __init__(
         self,
@@ -101,22 +106,36 @@ class RNNSeriesNet(nn.Module):
         pooling: Pooling = "mean",
         dropout: float = 0.1,
         cell: Cell = "lstm",
+        patch_size: int = 1,
     ) -> None:
         super().__init__()
         if pooling not in Pooling.__args__:
             raise UserError(f"pooling={pooling!r} is not one of {Pooling.__args__}")
-        self.pooling = pooling
-        self.rnn = make_rnn(cell, input_size, hidden_size, num_layers, dropout, bidirectional)
+        if patch_size < 1:
+            raise UserError(f"patch_size must be at least 1, got {patch_size}")
+        self.pooling, self.patch_size = pooling, patch_size
+        self.rnn = make_rnn(cell, input_size * patch_size, hidden_size, num_layers, dropout, bidirectional)
         width = hidden_size * (2 if bidirectional else 1)
+        self.norm = nn.LayerNorm(width)
         self.attention = AttentionPooling(width) if pooling == "attention" else None
-        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(width, num_outputs))
+        pooled = 2 * width if pooling == "mean_max" else width
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(pooled, num_outputs))
+
+    def patches(self, x: Tensor) -> Tensor:
+        """``(B, C, T) → (B, ceil(T / patch_size), C · patch_size)``: one recurrent step per patch."""
+        p = self.patch_size
+        x = nn.functional.pad(x, (0, -x.shape[-1] % p))  # (B, C, T'), T' a multiple of p
+        return x.unfold(-1, p, p).permute(0, 2, 1, 3).flatten(2)  # (B, T' / p, C · p)
 
     def forward(self, x: Tensor) -> Tensor:
-        out, _ = self.rnn(x.transpose(1, 2))  # (B, T, width)
+        out, _ = self.rnn(self.patches(x))  # (B, L, width)
+        out = self.norm(out)
         if self.attention is not None:
             pooled, _ = self.attention(out)
         elif self.pooling == "mean":
             pooled = out.mean(1)
+        elif self.pooling == "mean_max":
+            pooled = torch.cat([out.mean(1), out.amax(1)], dim=-1)
         elif self.rnn.bidirectional:
             # the forward direction ends at the last step, the backward one at the first
             half = out.shape[-1] // 2
@@ -134,8 +153,10 @@ class RNNSeriesClassifier(SeriesClassifier):
         hidden_size: width of the recurrent state (per direction).
         num_layers: stacked recurrent layers.
         bidirectional: also read the series backwards.
-        pooling: ``last`` hidden state(s), ``mean`` over time, or ``attention`` pooling.
+        pooling: ``last`` hidden state(s), ``mean`` over time, ``mean_max`` (both, concatenated), or
+            ``attention`` pooling.
         dropout: dropout between layers and before the head.
+        patch_size: steps of the series read as one recurrent step (1: step by step).
     """
 
     def __init__(
@@ -146,6 +167,7 @@ class RNNSeriesClassifier(SeriesClassifier):
         bidirectional: bool = True,
         pooling: Pooling = "mean",
         dropout: float = 0.1,
+        patch_size: int = 1,
         num_classes: int | None = None,
         input_size: int | None = None,
         series_length: int | None = None,
@@ -156,7 +178,8 @@ class RNNSeriesClassifier(SeriesClassifier):
         super().__init__(num_classes, input_size, series_length, task, label_smoothing, **optim)
         self.save_hyperparameters()
         self.net = RNNSeriesNet(
-            self.input_size, self.num_outputs, hidden_size, num_layers, bidirectional, pooling, dropout, cell
+            self.input_size, self.num_outputs, hidden_size, num_layers, bidirectional, pooling, dropout, cell,
+            patch_size,
         )
 
 
@@ -168,6 +191,7 @@ register_model("lstm_forecaster", RNNForecaster, dict(cell="lstm", **_CO2), moda
                reference=_LSTM, config="configs/timeseries/lstm_co2.yaml", test_overrides=_SMALL)
 register_model("gru_forecaster", RNNForecaster, dict(cell="gru", **_CO2), modality="timeseries", task="forecasting",
                reference=_GRU, config="configs/timeseries/gru_co2.yaml", test_overrides=_SMALL)
-register_model("lstm_series", RNNSeriesClassifier, {"num_classes": 3, "input_size": 1, "series_length": 128},
+register_model("lstm_series", RNNSeriesClassifier,
+               {"num_classes": 3, "input_size": 1, "series_length": 128, "patch_size": 8, "pooling": "mean_max"},
                modality="timeseries", task="classification", reference=_LSTM, config="configs/timeseries/lstm_cbf.yaml",
                test_overrides={"series_length": 32})
