@@ -98,7 +98,7 @@ def test_a_fit_with_checkpointing_runs(tmp_path: Path) -> None:
     trainer = Trainer(**trainer_kwargs(tmp_path, max_steps=2, limit_val_batches=1))
     trainer.fit(model, datamodule=ExampleDataModule(model, batch_size=2))
     assert all(b.checkpointing for b in checkpointable_blocks(model.net))  # the Trainer called configure_model
-    assert trainer.global_step == 2 and torch.isfinite(model.progress_bar_values()["train/loss_step"])
+    assert trainer.global_step == 2 and torch.isfinite(trainer.callback_metrics["train/loss_epoch"])
 
 
 @pytest.mark.parametrize("name", ["lenet5", "gru", "mlp"])

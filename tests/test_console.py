@@ -44,7 +44,7 @@ def test_print_config_shows_the_values_the_data_fills_in(capsys) -> None:
     assert "    num_classes: null  # from the data: 10 (ImageDataModule)" in printed
     assert "    in_channels: null  # from the data: 1 (ImageDataModule)" in printed
     config = yaml.safe_load(printed)  # still a config to start from: the data fills its own values
-    assert config["model"]["init_args"]["num_classes"] is None and config["trainer"]["max_epochs"] == 20
+    assert config["model"]["init_args"]["num_classes"] is None and config["budget"]["epochs"] == 20
 
 
 def test_print_config_marks_data_values_it_cannot_read(tmp_path: Path, capsys) -> None:

@@ -64,7 +64,7 @@ def test_the_bf16_config_fits_the_quickstart(tmp_path: Path) -> None:
                     "--trainer.limit_val_batches=1", "--test_after_fit=false", "--trainer.logger=false",
                     "--trainer.enable_progress_bar=false", f"--trainer.default_root_dir={tmp_path}"])
     assert cli.trainer.precision == "bf16-mixed" and cli.trainer.global_step == 3
-    assert torch.isfinite(cli.model.progress_bar_values()["train/loss_step"])
+    assert torch.isfinite(cli.trainer.callback_metrics["train/loss_epoch"])
 
 
 class CountRealSteps(Callback):

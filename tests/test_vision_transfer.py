@@ -100,7 +100,7 @@ def test_weights_file_finetune_with_differential_learning_rates(
     lrs = sorted({g["lr"] for g in trainer.optimizers[0].param_groups})
     assert lrs == pytest.approx([1e-4, 1e-3])  # the backbone at a tenth of the head's rate
     assert not _same_backbone(model, reference_state)  # it was loaded, then fine-tuned
-    model.load_backbone_weights()
+    model.load_pretrained_weights()
     assert _same_backbone(model, reference_state)
     assert data.card["mean"] == [0.485, 0.456, 0.406]  # a bare weights file: ImageNet preprocessing
 
@@ -153,20 +153,21 @@ def test_errors_name_what_is_wrong(tmp_path: Path, monkeypatch: Any) -> None:
     monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
     model = PretrainedClassifier("resnet18", weights="IMAGENET1K_V1", num_classes=3)
     with pytest.raises(zoo.UserError, match=RESNET18_FILE) as info:
-        model.load_backbone_weights()
+        model.load_pretrained_weights()
     assert "weights_file" in str(info.value) and str(tmp_path / "empty") in str(info.value)
 
     with pytest.raises(zoo.UserError, match="weights file not found"):
         PretrainedClassifier("resnet18", weights=None, weights_file=str(tmp_path / "none.pth"),
-                             num_classes=3).load_backbone_weights()  # fmt: skip
+                             num_classes=3).load_pretrained_weights()  # fmt: skip
     pickled = tmp_path / "pickled.pth"
     torch.save({"conv1.weight": torch.zeros(1), "meta": Path("x")}, pickled)  # needs pickle to load
     with pytest.raises(UntrustedCheckpointError, match="weights_only"):
-        PretrainedClassifier("resnet18", weights=None, weights_file=str(pickled), num_classes=3).load_backbone_weights()
+        model = PretrainedClassifier("resnet18", weights=None, weights_file=str(pickled), num_classes=3)
+        model.load_pretrained_weights()
     wrong = tmp_path / "wrong.pth"
     torch.save(torchvision.models.resnet34().state_dict(), wrong)
     with pytest.raises(ValueError, match="do not fit the backbone"):
-        PretrainedClassifier("resnet18", weights=None, weights_file=str(wrong), num_classes=3).load_backbone_weights()
+        PretrainedClassifier("resnet18", weights=None, weights_file=str(wrong), num_classes=3).load_pretrained_weights()
 
 
 def test_a_resumed_transfer_fit_does_not_read_the_backbone_weights_again(

@@ -180,8 +180,8 @@ class PretrainedClassifier(ImageClassifier):
         return prep
 
     # -- weights -------------------------------------------------------------------------------
-    def load_backbone_weights(self) -> None:
-        """Load the pretrained backbone now (``fit`` does it when it starts)."""
+    def load_pretrained_weights(self) -> None:
+        """Load the pretrained backbone now (``fit`` does it when it starts, see ``ImageClassifier.on_fit_start``)."""
         backbone, weights, path = self.hparams.backbone, self.hparams.weights, self.hparams.weights_file
         if path is not None:
             state = _read_state_dict(Path(path))
@@ -202,12 +202,6 @@ class PretrainedClassifier(ImageClassifier):
         self.net.load_backbone(state)
         self._pretrained_loaded = True
         rank_zero_info(f"Loaded the {backbone} backbone from {source}")
-
-    def on_fit_start(self) -> None:
-        super().on_fit_start()
-        # here, not in setup: Lightning sets ckpt_path when it restores the checkpoint, after setup
-        if not self._pretrained_loaded and self.trainer.ckpt_path is None:
-            self.load_backbone_weights()  # in place: the optimizer and DDP keep the same tensors
 
     def setup(self, stage: str) -> None:
         super().setup(stage)
