@@ -200,7 +200,7 @@ def test_serve_refuses_bad_sources_with_exit_status_2(tmp_path: Path) -> None:
     run = subprocess.run([sys.executable, "-m", "zoo", "serve", str(missing)], cwd=ROOT, capture_output=True,
                          text=True, timeout=300)
     assert run.returncode == 2, run.stderr
-    assert f"error: {missing}: no such file or directory, nor a registered model name" in run.stderr
+    assert f"error: {missing} is neither a file, a directory, nor a registered model name" in run.stderr
     assert "Traceback" not in run.stderr
 
 
@@ -208,7 +208,7 @@ def test_build_server_refuses_what_it_cannot_answer(lenet) -> None:
     from preprocessing.errors import UserError
     from zoo.serve import build_server
 
-    with pytest.raises(UserError, match="lenet5 has no official weights to serve"):
+    with pytest.raises(UserError, match="lenet5 is a registered model without official weights"):
         build_server("lenet5")
     with pytest.raises(UserError, match="--backend tensorrt: unknown backend; choose one of torch, onnx"):
         build_server(str(lenet), backend="tensorrt")
