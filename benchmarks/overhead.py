@@ -153,11 +153,23 @@ def _build(name: str, root: str, device: str) -> tuple[Any, Any, float]:
     dm.trainer = _stand_in(model, device)
     dm.setup("fit")
     dm.trainer = None
+    _apply_budget_batch(cli.config, dm)
     if dm.card:
         model.data_card = dict(dm.card)
         model.on_data_card(model.data_card)
     clip = cli.config.get("trainer", {}).get("gradient_clip_val")
     return model, dm, clip
+
+
+def _apply_budget_batch(config: Any, dm: Any) -> None:
+    """The batch size the zoo's fit runs with: the recipe's budget caps it for small sets (TrainingBudget)."""
+    from zoo.budget import Budget, plan_budget
+
+    budget = config.get("budget")
+    if budget is None or not hasattr(dm, "train_size"):
+        return
+    given = dm.batch_size if getattr(dm, "batch_size_given", True) else None
+    dm.batch_size = plan_budget(Budget(**budget.as_dict()), dm.train_size(), batch_size=given).batch_size
 
 
 def _optimizer(model: Any) -> torch.optim.Optimizer:

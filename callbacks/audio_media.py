@@ -22,10 +22,11 @@ class AudioSamples(ValidationMedia):
     Args:
         num_clips: clips logged.
         every_n_epochs: log after every n-th validation.
+        max_share: the most of the fit's wall time drawing may take (``1``: every due validation).
     """
 
-    def __init__(self, num_clips: int = 4, every_n_epochs: int = 1) -> None:
-        super().__init__(every_n_epochs=every_n_epochs, pool=num_clips)
+    def __init__(self, num_clips: int = 4, every_n_epochs: int = 1, max_share: float = 0.02) -> None:
+        super().__init__(every_n_epochs=every_n_epochs, pool=num_clips, max_share=max_share)
         self.num_clips = num_clips
 
     def draw(self, trainer: Trainer, pl_module: LightningModule, samples: tuple[Tensor, ...]) -> None:
@@ -50,7 +51,7 @@ class AudioSamples(ValidationMedia):
             ax.set_title(caption, fontsize=8)
             ax.set_ylabel("mel band", fontsize=7)
         axes[-1, 0].set_xlabel("frame")
-        send_image(trainer, "val/log_mel", figure_array(figure), caption=f"epoch {trainer.current_epoch}")
+        send_image(trainer, "val/log_mel", figure_array(figure), caption=f"epoch {self.epoch}")
 
 
 def _name(classes: list, i: int) -> str:

@@ -23,10 +23,13 @@ class ForecastPlots(ValidationMedia):
         num_windows: panels in the figure.
         every_n_epochs: draw after every n-th validation.
         pool: validation windows kept to choose from.
+        max_share: the most of the fit's wall time drawing may take (``1``: every due validation).
     """
 
-    def __init__(self, num_windows: int = 4, every_n_epochs: int = 1, pool: int = 64) -> None:
-        super().__init__(every_n_epochs=every_n_epochs, pool=max(pool, num_windows))
+    def __init__(
+        self, num_windows: int = 4, every_n_epochs: int = 1, pool: int = 64, max_share: float = 0.02
+    ) -> None:
+        super().__init__(every_n_epochs=every_n_epochs, pool=max(pool, num_windows), max_share=max_share)
         self.num_windows = num_windows
 
     def draw(self, trainer: Trainer, pl_module: LightningModule, samples: tuple[Tensor, ...]) -> None:
@@ -50,4 +53,4 @@ class ForecastPlots(ValidationMedia):
             ax.set_ylabel(str(names[0]), fontsize=7)
         axes[0, 0].legend(fontsize=7, loc="upper left")
         axes[-1, 0].set_xlabel("step (history < 0 < horizon)")
-        send_image(trainer, "val/forecasts", figure_array(figure), caption=f"epoch {trainer.current_epoch}")
+        send_image(trainer, "val/forecasts", figure_array(figure), caption=f"epoch {self.epoch}")

@@ -5,13 +5,17 @@ A media callback (:mod:`callbacks.classification_media`, :mod:`callbacks.audio_m
 keeps the first ``pool`` samples of the (unshuffled) validation set, so every epoch shows the same
 inputs, and after every ``every_n_epochs``-th validation of ``fit`` calls :meth:`ValidationMedia.draw`
 on rank 0, in eval mode, without gradients and without moving the random streams (a resumed run
-stays exact). The helpers send the result to each logger that holds it: W&B (images, audio,
-tables), TensorBoard (images, audio, Markdown tables as text); CSV holds no media.
+stays exact). Drawing is held to a share of the fit's time (``max_share``, 2% by default): the first
+due validation is always drawn, a later one only while the time spent drawing stays within the share,
+and a skipped last one is drawn when training ends, so a short epoch is not slowed by its pictures.
+The helpers send the result to each logger that holds it: W&B (images, audio, tables), TensorBoard
+(images, audio, Markdown tables as text); CSV holds no media.
 """
 
 from __future__ import annotations
 
 import io
+import time
 from typing import Any
 
 import numpy as np
@@ -97,21 +101,31 @@ class ValidationMedia(Callback):
     Args:
         every_n_epochs: draw after every n-th validation of ``fit`` (and never in the sanity check).
         pool: validation samples kept (the first ones of the validation set, the same every epoch).
+        max_share: the most of the fit's wall time drawing may take (``1``: draw every due validation).
     """
 
-    def __init__(self, every_n_epochs: int = 1, pool: int = 64) -> None:
-        if every_n_epochs < 1 or pool < 1:
+    def __init__(self, every_n_epochs: int = 1, pool: int = 64, max_share: float = 0.02) -> None:
+        if every_n_epochs < 1 or pool < 1 or not 0 < max_share <= 1:
             name = type(self).__name__
-            raise UserError(f"{name}: every_n_epochs and pool must be >= 1, got {every_n_epochs}, {pool}")
+            raise UserError(f"{name}: every_n_epochs and pool must be >= 1 and max_share in (0, 1], got "
+                            f"{every_n_epochs}, {pool}, {max_share}")  # fmt: skip
         self.every_n_epochs = every_n_epochs
         self.pool = pool
+        self.max_share = max_share
         self._kept: list[tuple[Tensor, ...]] = []
         self._count = 0
         self.logged = 0  # how many times media were drawn (for tests and users)
+        self.epoch = 0  # the epoch of the validation being drawn (for captions)
+        self._started: float | None = None
+        self._spent = self._last = 0.0  # seconds spent drawing in this fit; the last drawing's
+        self._pending = False  # a due validation skipped for time: drawn when training ends
 
     def samples(self) -> tuple[Tensor, ...]:
         """The kept samples: the batch's tensors (inputs, targets ...), each ``(pool, ...)``."""
         return tuple(torch.cat(parts) for parts in zip(*self._kept))
+
+    def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._started, self._spent, self._last, self._pending = time.perf_counter(), 0.0, 0.0, False
 
     def on_validation_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any,
                                 batch_idx: int, dataloader_idx: int = 0) -> None:
@@ -128,6 +142,25 @@ class ValidationMedia(Callback):
             return
         if (epoch + 1) % self.every_n_epochs:
             return
+        self.epoch = epoch
+        if self._within_share():
+            self._draw(trainer, pl_module)
+        else:
+            self._pending = True
+
+    def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if self._pending and trainer.is_global_zero and self._kept:
+            self._draw(trainer, pl_module)  # the last due validation's media, with the weights it validated
+
+    def _within_share(self) -> bool:
+        """Whether one more drawing (as long as the last one) keeps drawing within ``max_share`` of the fit."""
+        if self._started is None or not self._last:
+            return True
+        elapsed = time.perf_counter() - self._started
+        return self._spent + self._last <= self.max_share * (elapsed + self._last)
+
+    def _draw(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        start = time.perf_counter()
         devices = [pl_module.device] if pl_module.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices), torch.no_grad():  # the training streams stay where they are
             was_training = pl_module.training
@@ -136,8 +169,14 @@ class ValidationMedia(Callback):
                 self.draw(trainer, pl_module, tuple(t.to(pl_module.device) for t in self.samples()))
             finally:
                 pl_module.train(was_training)
+        self._last = time.perf_counter() - start
+        self._spent += self._last
+        self._pending = False
         self.logged += 1
 
     def draw(self, trainer: Trainer, pl_module: LightningModule, samples: tuple[Tensor, ...]) -> None:
-        """Make the media of ``samples`` (on the model's device) and send them with the ``send_*`` helpers."""
+        """Make the media of ``samples`` (on the model's device) and send them with the ``send_*`` helpers.
+
+        Captions name ``self.epoch``, the epoch of the validation drawn.
+        """
         raise NotImplementedError

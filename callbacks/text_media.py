@@ -39,6 +39,7 @@ class GeneratedText(ValidationMedia):
         top_k: sample among the k most likely tokens (unset: all).
         seed: seed of the sampling (the same every epoch, so epochs differ only by the model).
         every_n_epochs: generate after every n-th validation.
+        max_share: the most of the fit's wall time drawing may take (``1``: every due validation).
     """
 
     def __init__(
@@ -51,8 +52,9 @@ class GeneratedText(ValidationMedia):
         top_k: int | None = None,
         seed: int = 0,
         every_n_epochs: int = 1,
+        max_share: float = 0.02,
     ) -> None:
-        super().__init__(every_n_epochs=every_n_epochs, pool=num_prompts)
+        super().__init__(every_n_epochs=every_n_epochs, pool=num_prompts, max_share=max_share)
         self.prompts, self.prompt_tokens = prompts, prompt_tokens
         self.max_new_tokens, self.temperature, self.top_k, self.seed = max_new_tokens, temperature, top_k, seed
         self.rows: list[list[Any]] = []
@@ -68,7 +70,7 @@ class GeneratedText(ValidationMedia):
         for ids in self._prompt_ids(tokenizer, samples, pl_module.device):
             out = pl_module.generate(ids, self.max_new_tokens, temperature=self.temperature, top_k=self.top_k)
             prompt = tokenizer.decode(ids[0].tolist())
-            self.rows.append([trainer.current_epoch, prompt, tokenizer.decode(out[0, ids.shape[1]:].tolist())])
+            self.rows.append([self.epoch, prompt, tokenizer.decode(out[0, ids.shape[1]:].tolist())])
         send_table(trainer, "val/generated", ["epoch", "prompt", "generated"], self.rows)
 
     def state_dict(self) -> dict[str, Any]:
@@ -84,10 +86,11 @@ class TranslationSamples(ValidationMedia):
     Args:
         num_pairs: validation pairs shown.
         every_n_epochs: decode after every n-th validation.
+        max_share: the most of the fit's wall time drawing may take (``1``: every due validation).
     """
 
-    def __init__(self, num_pairs: int = 4, every_n_epochs: int = 1) -> None:
-        super().__init__(every_n_epochs=every_n_epochs, pool=num_pairs)
+    def __init__(self, num_pairs: int = 4, every_n_epochs: int = 1, max_share: float = 0.02) -> None:
+        super().__init__(every_n_epochs=every_n_epochs, pool=num_pairs, max_share=max_share)
         self.rows: list[list[Any]] = []
 
     def draw(self, trainer: Trainer, pl_module: LightningModule, samples: tuple[Tensor, ...]) -> None:
@@ -99,7 +102,7 @@ class TranslationSamples(ValidationMedia):
         targets = decode_predictions([{"pred": tgt}], card)
         hyp = pl_module.generate(src, max_new_tokens=tgt.shape[1], temperature=0.0)
         predictions = decode_predictions([{"pred": hyp}], card)
-        self.rows += [[trainer.current_epoch, s, t, p] for s, t, p in zip(sources, targets, predictions)]
+        self.rows += [[self.epoch, s, t, p] for s, t, p in zip(sources, targets, predictions)]
         send_table(trainer, "val/translations", ["epoch", "source", "target", "prediction"], self.rows)
 
     def state_dict(self) -> dict[str, Any]:
