@@ -43,6 +43,7 @@ from lightning.pytorch.plugins.io import CheckpointIO
 from datamodules.base import ZooDataModule
 from preprocessing.errors import UserError
 from zoo.budget import Budget
+from zoo.help import ZooArgumentParser
 from zoo.pretrained import load_checkpoint
 from zoo.run_identity import run_identity
 from zoo.tasks.base import ZooModule
@@ -184,6 +185,9 @@ def _option(args: list[str], name: str) -> str | None:
     return None
 
 
+_SUBCOMMANDS = ("fit", "validate", "test", "predict")
+
+
 def _subcommand(args: list[str]) -> str | None:
     return next((a for a in args if not a.startswith("-")), None)
 
@@ -315,6 +319,7 @@ class ZooCLI(LightningCLI):
         self._identity: dict[str, Any] = {}
         kwargs.setdefault("save_config_kwargs", {"overwrite": True})
         kwargs.setdefault("save_config_callback", LoggerSaveConfigCallback)
+        kwargs.setdefault("parser_class", ZooArgumentParser)  # the shared model options' defaults in --help
         # the command line, to print the one that resumes a stopped run
         self._command = [str(a) for a in args] if isinstance(args, (list, tuple)) else sys.argv[1:]
         super().__init__(
@@ -378,8 +383,14 @@ class ZooCLI(LightningCLI):
     # -- predict from a checkpoint or an export alone ---------------------------------------------
     def parse_arguments(self, parser: Any, args: Any) -> None:
         """``predict --ckpt_path X`` without ``--config`` / ``--model`` / ``--data``: take them from ``X``;
-        ``--print_config`` with the values the data fills in (:mod:`zoo.print_config`)."""
+        ``--print_config`` with the values the data fills in (:mod:`zoo.print_config`); ``--help`` with a
+        ``--config``: the options of the recipe's model and datamodule too (:mod:`zoo.help`)."""
         line = [str(a) for a in args] if isinstance(args, (list, tuple)) else sys.argv[1:] if args is None else None
+        if line and {"-h", "--help"} & set(line) and _subcommand(line) in _SUBCOMMANDS and _option(line, "config"):
+            from zoo.help import print_recipe_help
+
+            print_recipe_help(parser, line)
+            sys.exit(0)
         if line and "--print_config" in line and _subcommand(line) in ("fit", "validate", "test"):
             from zoo.print_config import print_config_with_data  # the values the data fills in, as comments
 

@@ -38,26 +38,26 @@ class OptimArgs(ScaleArgs, total=False):
     of how the network runs (:class:`~zoo.tasks.scale.ScaleArgs`: compile, activation checkpointing)."""
 
     optimizer: OptimizerName
-    """``adamw`` (default), ``adam`` or ``sgd`` (with momentum)."""
+    """``adamw``, ``adam`` or ``sgd`` (with momentum)."""
     lr: float
-    """Peak learning rate (default 1e-3)."""
+    """Peak learning rate."""
     weight_decay: float
-    """Decoupled (AdamW) or L2 (Adam, SGD) weight decay; never applied to biases and norm weights (default 0.01)."""
+    """Decoupled (AdamW) or L2 (Adam, SGD) weight decay; never applied to biases and norm weights."""
     momentum: float
-    """SGD momentum (default 0.9)."""
+    """SGD momentum."""
     betas: tuple[float, float]
-    """Adam/AdamW betas (default (0.9, 0.999)); GANs use (0.5, 0.999)."""
+    """Adam/AdamW betas; GANs use (0.5, 0.999)."""
     scheduler: SchedulerName
-    """``warmup_cosine`` (default), ``cosine``, ``onecycle`` (per step); ``exponential``, ``plateau``
+    """``warmup_cosine``, ``cosine``, ``onecycle`` (per step); ``exponential``, ``plateau``
     (per epoch); ``constant``."""
     warmup_ratio: float
-    """Fraction of the steps spent warming up (``warmup_cosine``; ``onecycle``'s rise) (default 0.05)."""
+    """Fraction of the steps spent warming up (``warmup_cosine``; ``onecycle``'s rise)."""
     min_lr: float
-    """Learning rate at the end of a cosine schedule (default 0.0)."""
+    """Learning rate at the end of a cosine schedule."""
     gamma: float
-    """``exponential``: factor per epoch; ``plateau``: factor on a plateau (default 0.5)."""
+    """``exponential``: factor per epoch; ``plateau``: factor on a plateau."""
     patience: int
-    """``plateau``: epochs without improvement before the rate drops (default 3)."""
+    """``plateau``: epochs without improvement before the rate drops."""
 
 
 DEFAULT_OPTIM: OptimArgs = {

@@ -26,12 +26,12 @@ class ScaleArgs(TypedDict, total=False):
     """Options of how the network runs, shared by every model (defaults in ``DEFAULT_SCALE``)."""
 
     compile: bool
-    """``torch.compile`` the network (``model.net``, or the parts the training step calls) (default false)."""
+    """``torch.compile`` the network (``model.net``, or the parts the training step calls)."""
     compile_mode: CompileMode
-    """``default``, ``reduce-overhead`` (CUDA graphs on a GPU) or ``max-autotune`` (default ``default``)."""
+    """``default``, ``reduce-overhead`` (CUDA graphs on a GPU) or ``max-autotune``."""
     activation_checkpointing: bool
     """Recompute each block's activations in the backward pass instead of keeping them: less memory for about
-    one more forward pass; for ResNet, VGG, DenseNet, EfficientNet, MobileNet and the transformers (default false)."""
+    one more forward pass; for ResNet, VGG, DenseNet, EfficientNet, MobileNet and the transformers."""
 
 
 DEFAULT_SCALE: ScaleArgs = {"compile": False, "compile_mode": "default", "activation_checkpointing": False}
