@@ -8,7 +8,10 @@ message, lines that say nothing to a zoo user:
   (Lightning's to fix; the zoo's own code never touches treespecs);
 - "The number of training batches (N) is smaller than the logging interval": the embedded datasets have
   short epochs; step metrics are still logged every ``log_every_n_steps`` global steps, across epochs,
-  and epoch metrics every epoch.
+  and epoch metrics every epoch;
+- "SWA is currently only supported every epoch. Found LRSchedulerConfig(...)": ``configs/trainer/swa.yaml``
+  replaces the model's per-step schedule by its own per-epoch one, as documented (Lightning then prints
+  "Swapping scheduler ... for SWALR").
 
 Each filter names one message; other warnings still show.
 """
@@ -24,6 +27,7 @@ __all__ = ["quiet_library_noise", "NOISE"]
 NOISE: tuple[tuple[str, type[Warning]], ...] = (
     (r"`isinstance\(treespec, LeafSpec\)` is deprecated", Warning),
     (r"The number of training batches \(\d+\) is smaller than the logging interval", Warning),
+    (r"SWA is currently only supported every epoch\. Found LRSchedulerConfig", Warning),
 )
 _TIP = "try installing [litlogger]"
 

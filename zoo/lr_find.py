@@ -60,7 +60,10 @@ def lr_find(
 
     from zoo.cli import ZooCLI
 
-    cli = ZooCLI(args=[*fit_args, "--trainer.logger=false", "--trainer.enable_checkpointing=false"], run=False,
+    # the test's length is num_training steps; max_epochs=-1 (unless the recipe sets one) keeps Lightning from
+    # warning that it sets 1000 epochs
+    cli = ZooCLI(args=["--trainer.max_epochs=-1", *fit_args, "--trainer.logger=false",
+                       "--trainer.enable_checkpointing=false"], run=False,
                  save_config_callback=None)
     finder: Any = Tuner(cli.trainer).lr_find(
         cli.model, datamodule=cli.datamodule, min_lr=min_lr, max_lr=max_lr, num_training=num_training,
