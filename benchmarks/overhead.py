@@ -298,12 +298,13 @@ def record(results: dict[str, dict[str, tuple[float, float]]], args: Any, note: 
     """``benchmarks/results/overhead.json``: one table per device; recipes not measured keep their committed rows."""
     from benchmarks.record import Table, merged_rows, write_result
 
+    key = args.device if args.clock == "wall" else f"{args.device}-cputime"  # a table per device and clock
     partial = set(results) != set(RECIPES)
-    rows = merged_rows("overhead", args.device, _rows(results), 0) if partial else _rows(results)
+    rows = merged_rows("overhead", key, _rows(results), 0) if partial else _rows(results)
     clock = "main thread's CPU time" if args.clock == "cpu" else "wall time"
     title = (f"The zoo's fit vs bare Lightning vs a plain loop ({args.device}, torch threads "
              f"{torch.get_num_threads()}, {clock}, median of {args.repeats} interleaved repeats; ✗: over the target)")
-    write_result("overhead", [Table(args.device, title, COLUMNS, rows)], argv=args.argv, keep_other_tables=True,
+    write_result("overhead", [Table(key, title, COLUMNS, rows)], argv=args.argv, keep_other_tables=True,
                  kept_rows=partial, note=note)  # fmt: skip
 
 
