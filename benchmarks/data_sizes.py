@@ -71,7 +71,7 @@ def main() -> None:
         print(flush=True)
         results.append((family, rows))
     if results and not args.no_record:
-        record(results)
+        record("data_sizes", results)
 
 
 if __name__ == "__main__":

@@ -151,8 +151,8 @@ def bar_lines(found: list[tuple[str, str, str, bool]]) -> list[str]:
     return [f"{recipe}: {bar}: {measured}: {'holds' if ok else 'FAILS'}" for recipe, bar, measured, ok in found]
 
 
-def record(results: list[tuple[Family, list[Row]]]) -> None:
-    """Each family's rows and bars as two tables of ``results/data_sizes.json``, other families' tables kept."""
+def record(name: str, results: list[tuple[Family, list[Row]]]) -> None:
+    """Each family's rows and bars as two tables of ``results/<name>.json``, other families' tables kept."""
     from benchmarks.record import Table, write_result
 
     tables = []
@@ -169,4 +169,4 @@ def record(results: list[tuple[Family, list[Row]]]) -> None:
         checks = Table(f"{family.key}_bars", f"{family.title}: the bars of issue 12",
                        ["recipe", "bar", "measured", "verdict"], found, align=["l", "l", "l", "l"])
         tables += [main, checks]
-    write_result("data_sizes", tables, keep_other_tables=True)
+    write_result(name, tables, keep_other_tables=True)
