@@ -35,6 +35,28 @@ def test_non_finite_loss_stops_with_the_step(tmp_path: Path) -> None:
         trainer.fit(model, datamodule=data)
 
 
+def test_on_an_accelerator_the_guard_reads_its_device_flag_every_n_steps(tmp_path: Path) -> None:
+    # what an accelerator does by default (every 50 steps), here every 4 on the CPU: no host sync in between
+    model = zoo.create_model("mlp")
+    data = ExampleDataModule(model, batches=12)
+    data.data[5][0][0, 0] = float("nan")  # the sixth batch (step 5) is poisoned
+    trainer = Trainer(**trainer_kwargs(tmp_path, max_epochs=1, limit_val_batches=0,
+                                       callbacks=[NonFiniteGuard(every_n_steps=4)]))  # fmt: skip
+    with pytest.raises(NonFiniteLossError, match=r"between step 4 and step 8 .*resume from the last checkpoint"):
+        trainer.fit(model, datamodule=data)
+    assert trainer.global_step == 8  # stopped at the read after the bad step, not at the end of the epoch
+
+
+def test_the_guard_reads_its_flag_at_the_end_of_the_epoch(tmp_path: Path) -> None:
+    model = zoo.create_model("mlp")
+    data = ExampleDataModule(model, batches=3)
+    data.data[2][0][0, 0] = float("inf")
+    trainer = Trainer(**trainer_kwargs(tmp_path, max_epochs=2, limit_val_batches=0,
+                                       callbacks=[NonFiniteGuard(every_n_steps=50)]))  # fmt: skip
+    with pytest.raises(NonFiniteLossError, match=r"between step 0 and step 3 \(epoch 0"):
+        trainer.fit(model, datamodule=data)
+
+
 def test_confusion_matrix_files_use_class_names(tmp_path: Path) -> None:
     model = zoo.create_model("lenet5", num_classes=3)
     model.data_card = {"classes": ["cat", "dog", "owl"]}
