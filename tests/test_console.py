@@ -58,3 +58,29 @@ def test_print_config_marks_data_values_it_cannot_read(tmp_path: Path, capsys) -
     assert exit_info.value.code == 0
     line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("    num_classes:"))
     assert line.startswith("    num_classes: null  # from the data (not readable here: ")
+
+
+def test_piped_predict_prints_no_batch_indices_warning(tmp_path: Path) -> None:
+    # the zoo's prediction writers do not use Lightning's batch indices, which its in-memory loaders do not carry
+    import numpy as np
+    from PIL import Image
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    common = ["--config", str(ROOT / "configs" / "quickstart.yaml"), "--trainer.accelerator=cpu",
+              "--trainer.enable_model_summary=false", f"--trainer.default_root_dir={tmp_path}"]  # fmt: skip
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, str(ROOT / "train.py"), *args], cwd=tmp_path, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)  # fmt: skip
+
+    fitted = run("fit", *common, "--trainer.max_steps=2", "--trainer.limit_val_batches=1", "--test_after_fit=false")
+    assert fitted.returncode == 0, fitted.stdout[-3000:]
+    images = tmp_path / "new"
+    images.mkdir()
+    for i in range(3):
+        Image.fromarray(np.full((8, 8), 40 * i, dtype=np.uint8)).save(images / f"digit{i}.png")
+    ckpt = next(tmp_path.glob("**/checkpoints/last.ckpt"))
+    done = run("predict", *common, f"--ckpt_path={ckpt}", f"--data.predict_path={images}")
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "Wrote 3 predictions" in done.stdout
+    assert "Couldn't infer the batch indices" not in done.stdout

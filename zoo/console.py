@@ -12,6 +12,10 @@ message, lines that say nothing to a zoo user:
 - "SWA is currently only supported every epoch. Found LRSchedulerConfig(...)": ``configs/trainer/swa.yaml``
   replaces the model's per-step schedule by its own per-epoch one, as documented (Lightning then prints
   "Swapping scheduler ... for SWALR").
+- "Couldn't infer the batch indices fetched from your dataloader: `TensorLoader`" (and the zoo's other
+  in-memory loaders): Lightning tracks sample indices for prediction writers when the loader is a
+  ``DataLoader``; the zoo's writers (``callbacks.PredictionWriter``, ``ImagePredictionWriter``) do not use them,
+  they write in the loader's order with the datamodule's ``predict_ids``.
 
 Each filter names one message; other warnings still show.
 """
@@ -28,6 +32,8 @@ NOISE: tuple[tuple[str, type[Warning]], ...] = (
     (r"`isinstance\(treespec, LeafSpec\)` is deprecated", Warning),
     (r"The number of training batches \(\d+\) is smaller than the logging interval", Warning),
     (r"SWA is currently only supported every epoch\. Found LRSchedulerConfig", Warning),
+    (r"Couldn't infer the batch indices fetched from your dataloader: `(TensorLoader|TokenLoader|WindowLoader)`",
+     Warning),
 )
 _TIP = "try installing [litlogger]"
 
