@@ -84,3 +84,21 @@ def test_piped_predict_prints_no_batch_indices_warning(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout[-3000:]
     assert "Wrote 3 predictions" in done.stdout
     assert "Couldn't infer the batch indices" not in done.stdout
+
+
+def test_lightnings_sync_dist_advice_is_dropped_for_the_zoos_reduced_training_means_only() -> None:
+    # the zoo sums train/*_epoch over the processes itself (ZooModule.log_train_means); other keys keep the advice
+    import warnings
+
+    from lightning.fabric.utilities.warnings import PossibleUserWarning
+
+    from zoo.console import quiet_library_noise
+
+    advice = ("It is recommended to use `self.log({!r}, ..., sync_dist=True)` when logging on epoch level in "
+              "distributed setting to accumulate the metric across devices.")  # fmt: skip
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        quiet_library_noise()
+        for key in ("train/loss_epoch", "train/d_real_epoch", "val/my_metric", "train/loss_step"):
+            warnings.warn(advice.format(key), PossibleUserWarning, stacklevel=1)
+    assert [str(w.message).split("'")[1] for w in caught] == ["val/my_metric", "train/loss_step"]

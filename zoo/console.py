@@ -12,6 +12,10 @@ message, lines that say nothing to a zoo user:
 - "SWA is currently only supported every epoch. Found LRSchedulerConfig(...)": ``configs/trainer/swa.yaml``
   replaces the model's per-step schedule by its own per-epoch one, as documented (Lightning then prints
   "Swapping scheduler ... for SWALR").
+- "It is recommended to use `self.log('train/loss_epoch', ..., sync_dist=True)`" (and every ``train/*_epoch``):
+  the epoch means of the training steps are summed over the processes by the zoo before they are logged
+  (``ZooModule.log_train_means``), so Lightning's sync would only average identical values; it warns because
+  it cannot know (the evaluation metrics are torchmetrics objects, synced by torchmetrics);
 - "Couldn't infer the batch indices fetched from your dataloader: `TensorLoader`" (and the zoo's other
   in-memory loaders): Lightning tracks sample indices for prediction writers when the loader is a
   ``DataLoader``; the zoo's writers (``callbacks.PredictionWriter``, ``ImagePredictionWriter``) do not use them,
@@ -32,6 +36,7 @@ NOISE: tuple[tuple[str, type[Warning]], ...] = (
     (r"`isinstance\(treespec, LeafSpec\)` is deprecated", Warning),
     (r"The number of training batches \(\d+\) is smaller than the logging interval", Warning),
     (r"SWA is currently only supported every epoch\. Found LRSchedulerConfig", Warning),
+    (r"It is recommended to use `self\.log\('train/[\w/]+_epoch', \.\.\., sync_dist=True\)`", Warning),
     (r"Couldn't infer the batch indices fetched from your dataloader: `(TensorLoader|TokenLoader|WindowLoader)`",
      Warning),
 )
