@@ -122,10 +122,15 @@ def _season_of(times: pd.Series) -> int:
 
     if not pd.api.types.is_datetime64_any_dtype(times) or len(times) < 3:
         return 1
-    freq = pd.infer_freq(pd.DatetimeIndex(times))
-    if freq is None:
+    index = pd.DatetimeIndex(times)
+    try:  # pandas >= 3 returns an offset with this option (its default string return is deprecated)
+        with pd.option_context("future.infer_freq_returns_offset", True):
+            offset = pd.infer_freq(index)
+    except (KeyError, AttributeError):  # an older pandas without the option (OptionError): a string
+        offset = pd.infer_freq(index)
+    if offset is None:
         return 1
-    freq = str(freq).upper()
+    freq = str(getattr(offset, "freqstr", offset)).upper()
     for prefix, season in (("QS", 4), ("Q", 4), ("MS", 12), ("ME", 12), ("M", 12), ("W", 52), ("D", 7), ("B", 5)):
         if freq.startswith(prefix):
             return season

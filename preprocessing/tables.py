@@ -83,6 +83,6 @@ def encode_features(frame: pd.DataFrame, card: dict[str, Any], source: str) -> T
 
         # code -1 (all zeros) for missing values and categories never seen in training
         values = frame[column].where(frame[column].isna(), frame[column].astype(str))
-        codes = pd.Categorical(values, categories=categories).codes
+        codes = pd.Index(categories).get_indexer(values)  # (pd.Categorical of unseen values is deprecated)
         blocks.append(np.eye(len(categories) + 1)[codes][:, : len(categories)])
     return torch.as_tensor(np.concatenate(blocks, axis=1), dtype=torch.float32)

@@ -209,3 +209,18 @@ def test_predict_file_missing_a_training_column(csv: Path, tmp_path: Path) -> No
     dm.predict_path = str(tmp_path / "new.csv")
     with pytest.raises(ValueError, match=r"new\.csv: column\(s\) \['income'\] used in training are missing"):
         dm.predict_dataloader()
+
+
+def test_categories_unseen_in_training_encode_as_zeros_without_pandas_deprecations() -> None:
+    import warnings
+
+    import pandas as pd
+
+    from preprocessing.tables import encode_features
+
+    card = {"numeric": [], "categories": {"colour": ["blue", "red"]}}
+    frame = pd.DataFrame({"colour": ["red", "green", None, "blue"]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # pd.Categorical of values outside its categories is deprecated
+        features = encode_features(frame, card, "rows.csv")
+    assert features.tolist() == [[0, 1], [0, 0], [0, 0], [1, 0]]

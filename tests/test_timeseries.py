@@ -425,3 +425,16 @@ def test_cylinder_bell_funnel_shapes() -> None:
     assert peak[kind == "cylinder"].mean() > 6 and peak[kind == "bell"].mean() > 5
     rise = x[kind == "bell", 0, 60:].mean() - x[kind == "bell", 0, 16:40].mean()
     assert rise > 0  # bells end high, funnels start high
+
+
+def test_the_season_from_date_stamps_without_pandas_deprecations() -> None:
+    import warnings
+
+    import pandas as pd
+
+    from datamodules.timeseries import _season_of
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # pandas 3 deprecates infer_freq's string return
+        seasons = [_season_of(pd.Series(pd.date_range("2000-01-01", periods=30, freq=f))) for f in ("MS", "QS", "D")]
+    assert seasons == [12, 4, 7]
