@@ -54,6 +54,9 @@ class NonFiniteLossError(UserError, FloatingPointError):
     """The training loss became NaN or infinite: a diverging run, the user's to fix (lr, clipping, data)."""
 
 
+ACCELERATOR_EVERY_N_STEPS = 50  # NonFiniteGuard's default reads of its device flag on an accelerator
+
+
 class NonFiniteGuard(Callback):
     """Stop at the first NaN/inf training loss, saying where, instead of training on garbage.
 
@@ -82,7 +85,7 @@ class NonFiniteGuard(Callback):
         self._flag, self._read_at = None, trainer.global_step
 
     def on_before_backward(self, trainer: Trainer, pl_module: LightningModule, loss: torch.Tensor) -> None:
-        every = self.every_n_steps or (1 if loss.device.type == "cpu" else 50)
+        every = self.every_n_steps or (1 if loss.device.type == "cpu" else ACCELERATOR_EVERY_N_STEPS)
         if every == 1:  # before backward and the optimizer step: the weights are still those of the last good step
             finite = math.isfinite(loss.item()) if loss.numel() == 1 else bool(torch.isfinite(loss).all())
             if not finite:  # (item() of a CPU scalar: 0.2 µs; bool(isfinite(...).all()): 19 µs)
@@ -103,9 +106,10 @@ class NonFiniteGuard(Callback):
         flag, self._flag = self._flag, None
         since, self._read_at = self._read_at, trainer.global_step
         if flag is not None and bool(flag):
+            every = self.every_n_steps or ACCELERATOR_EVERY_N_STEPS
             raise NonFiniteLossError(
                 f"training loss became NaN or infinite between step {since} and step {trainer.global_step} "
-                f"(epoch {trainer.current_epoch}; the loss is read every {self.every_n_steps or 50} steps on an "
+                f"(epoch {trainer.current_epoch}; the loss is read every {every} steps on an "
                 "accelerator: --trainer.callbacks+=callbacks.NonFiniteGuard --trainer.callbacks.every_n_steps=1 "
                 "stops at the step itself). The weights have trained on it since: resume from the last checkpoint. "
                 f"{CAUSES}"
